@@ -1,0 +1,85 @@
+//! `countersign-cli`: the core's features for people without a display, and for scripts.
+//! Output on stdout is meant to be parsed (one item per line); errors go to stderr as
+//! `error[<code>]: <message>` with exit status 1.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use countersign_core::profile::{DATA_DIR_ENV, Profile};
+use countersign_core::vault::{Vault, unix_now};
+use countersign_core::{Error, Result};
+
+#[derive(Parser)]
+#[command(name = "countersign-cli", version, about = "Countersign authenticator on the command line")]
+struct Cli {
+    /// Profile directory (default: the platform's application data directory).
+    #[arg(long, global = true, env = DATA_DIR_ENV, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Add an account from an otpauth:// URI.
+    Add { uri: String },
+    /// List accounts: id, issuer, name (tab-separated), or JSON with --json.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the current code of an account (by id, "issuer:name", issuer or name).
+    Code { account: String },
+    /// Delete an account and its secret.
+    Delete { account: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error[{}]: {err}", err.code());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let profile = Profile::resolve(cli.data_dir)?;
+    let vault = Vault::open(&profile)?;
+    match cli.command {
+        Command::Add { uri } => {
+            let account = vault.add_uri(&uri)?;
+            println!("{}\t{}", account.id, account.display_name());
+        }
+        Command::List { json } => {
+            let accounts = vault.accounts()?;
+            if json {
+                let text = serde_json::to_string_pretty(&accounts).map_err(|e| {
+                    Error::Io {
+                        path: "stdout".into(),
+                        source: std::io::Error::other(e),
+                    }
+                })?;
+                println!("{text}");
+            } else {
+                for account in accounts {
+                    println!("{}\t{}\t{}", account.id, account.issuer, account.name);
+                }
+            }
+        }
+        Command::Code { account } => {
+            let account = vault.find(&account)?;
+            println!("{}", vault.code(account.id, unix_now())?.code);
+        }
+        Command::Delete { account } => {
+            let account = vault.find(&account)?;
+            vault.delete(account.id)?;
+            println!("deleted\t{}\t{}", account.id, account.display_name());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! Countersign's core: everything the desktop app and the CLI share, with no UI dependency.
+//!
+//! - [`otp`] / [`otpauth`]: one-time codes and `otpauth://` URIs.
+//! - [`keychain`]: secrets in the OS keychain, never on disk.
+//! - [`store`]: the non-secret account metadata file, written atomically.
+//! - [`vault`]: accounts = metadata + keychain secret, kept consistent.
+//! - [`profile`]: where a profile's data lives and how its keychain entries are namespaced.
+//! - [`verify`]: the HTTPS client for Verify-compatible servers.
+
+pub mod account;
+pub mod error;
+pub mod keychain;
+pub mod otp;
+pub mod otpauth;
+pub mod profile;
+pub mod secret;
+pub mod store;
+pub mod vault;
+pub mod verify;
+
+pub use error::{Error, Result};

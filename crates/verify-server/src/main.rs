@@ -1,0 +1,116 @@
+//! `verify-server` binary: see `--help`. Prints machine-readable
+//! `key: value` lines on stdout (see README section in lib docs).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(name = "verify-server", version, about = "Local Twilio-Verify-v2-compatible HTTPS server")]
+struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8443", env = "VERIFY_LISTEN")]
+    listen: SocketAddr,
+    /// Directory for the database, TLS material and credentials.
+    #[arg(long, env = "VERIFY_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Backend account SID (generated and persisted if absent).
+    #[arg(long, env = "VERIFY_ACCOUNT_SID")]
+    account_sid: Option<String>,
+    /// Backend auth token (generated and persisted if absent).
+    #[arg(long, env = "VERIFY_AUTH_TOKEN", hide_env_values = true)]
+    auth_token: Option<String>,
+    /// Seconds to add to the system clock (negative allowed).
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    clock_offset: i64,
+    /// Seconds an unverified factor stays verifiable.
+    #[arg(long, default_value_t = 3600)]
+    unverified_factor_lifetime: u64,
+    /// Ensure the "Countersign Demo" service exists and serve the demo page.
+    #[arg(long)]
+    demo: bool,
+}
+
+fn default_data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "countersign-verify-server")
+        .map(|d| d.data_dir().to_path_buf())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let Some(data_dir) = args.data_dir.or_else(default_data_dir) else {
+        eprintln!("error: no data directory; pass --data-dir");
+        return std::process::ExitCode::FAILURE;
+    };
+    let mut config = verify_server::Config::new(data_dir);
+    config.listen = args.listen;
+    config.account_sid = args.account_sid;
+    config.auth_token = args.auth_token;
+    config.clock_offset_secs = args.clock_offset;
+    config.unverified_factor_lifetime = Duration::from_secs(args.unverified_factor_lifetime);
+    config.demo = args.demo;
+
+    let server = match verify_server::start(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let mut lines = vec![
+        format!("ca: {}", server.ca_pem_path().display()),
+        format!("account_sid: {}", server.account_sid()),
+    ];
+    // The generated token is the server's own dev credential: shown once.
+    if server.auth_token_generated() {
+        lines.push(format!("auth_token: {}", server.auth_token()));
+    }
+    if let Some(sid) = server.demo_service_sid() {
+        lines.push(format!("service_sid: {sid}"));
+        lines.push(format!("demo: {}", server.demo_url()));
+    }
+    lines.push(format!("listening: {}", server.origin()));
+    for l in lines {
+        let _ = writeln!(out, "{l}");
+    }
+    let _ = out.flush();
+    drop(out);
+
+    tokio::select! {
+        r = wait_for_signal() => {
+            if let Err(e) = r {
+                eprintln!("error: signal handling: {e}");
+            }
+            server.shutdown().await;
+            std::process::ExitCode::SUCCESS
+        }
+    }
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}

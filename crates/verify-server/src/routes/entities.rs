@@ -1,0 +1,7 @@
+//! Not implemented yet.
+use crate::error::ApiError;
+pub async fn create() -> ApiError { ApiError::NotFound("entities".into()) }
+pub async fn list() -> ApiError { ApiError::NotFound("entities".into()) }
+pub async fn fetch() -> ApiError { ApiError::NotFound("entities".into()) }
+pub async fn delete() -> ApiError { ApiError::NotFound("entities".into()) }
+pub async fn update() -> ApiError { ApiError::NotFound("entities".into()) }

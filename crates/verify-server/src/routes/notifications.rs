@@ -1,0 +1,3 @@
+//! Not implemented yet.
+use crate::error::ApiError;
+pub async fn create() -> ApiError { ApiError::NotFound("notifications".into()) }

@@ -1,0 +1,18 @@
+// Declaring the app's commands makes Tauri generate one permission per command, so the
+// capability files grant them one by one instead of every command to every window.
+const COMMANDS: &[&str] = &[
+    "app_status",
+    "list_accounts",
+    "add_account_uri",
+    "delete_account",
+    "codes",
+    "retry_keychain",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri build script failed");
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { filterAccounts, groupCode, hue, initial, remainingFraction } from "./format";
+
+describe("groupCode", () => {
+  it("splits six digits in threes", () => expect(groupCode("123456")).toBe("123 456"));
+  it("splits eight digits in fours", () => expect(groupCode("12345678")).toBe("1234 5678"));
+  it("puts the longer half last for seven digits", () =>
+    expect(groupCode("1234567")).toBe("123 4567"));
+  it("leaves Steam's five characters whole", () => expect(groupCode("5R8KX")).toBe("5R8KX"));
+});
+
+describe("initial", () => {
+  it("uses the issuer first", () => expect(initial({ issuer: "github", name: "a" })).toBe("G"));
+  it("falls back to the name", () => expect(initial({ issuer: " ", name: "zoe" })).toBe("Z"));
+  it("handles characters outside the BMP", () =>
+    expect(initial({ issuer: "𝔘nicode", name: "" })).toBe("𝔘"));
+  it("shows ? when there is nothing", () => expect(initial({ issuer: "", name: "" })).toBe("?"));
+});
+
+describe("hue", () => {
+  it("is stable and case-insensitive", () => expect(hue("GitHub")).toBe(hue("github")));
+  it("stays in range", () => {
+    for (const s of ["a", "Proton", "Twilio", "😀"]) {
+      expect(hue(s)).toBeGreaterThanOrEqual(0);
+      expect(hue(s)).toBeLessThan(360);
+    }
+  });
+});
+
+describe("filterAccounts", () => {
+  const accounts = [
+    { issuer: "GitHub", name: "alice@example.com" },
+    { issuer: "GitLab", name: "bob" },
+    { issuer: "", name: "alice@work" },
+  ];
+  it("returns everything for an empty query", () =>
+    expect(filterAccounts(accounts, "  ")).toHaveLength(3));
+  it("matches issuer or name, case-insensitively", () =>
+    expect(filterAccounts(accounts, "ALICE").map((a) => a.name)).toEqual([
+      "alice@example.com",
+      "alice@work",
+    ]));
+  it("needs every word", () =>
+    expect(filterAccounts(accounts, "git alice").map((a) => a.issuer)).toEqual(["GitHub"]));
+});
+
+describe("remainingFraction", () => {
+  it("is the share of the period left", () => expect(remainingFraction(15, 30)).toBe(0.5));
+  it("is full for HOTP", () => expect(remainingFraction(null, 30)).toBe(1));
+  it("is clamped", () => expect(remainingFraction(40, 30)).toBe(1));
+});

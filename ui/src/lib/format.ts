@@ -1,0 +1,44 @@
+// Pure presentation helpers, unit-tested in format.test.ts.
+import type { Account } from "./types";
+
+/** "123456" → "123 456", "12345678" → "1234 5678", "1234567" → "123 4567"; Steam's 5 stay whole. */
+export function groupCode(code: string): string {
+  if (code.length < 6) return code;
+  const head = Math.floor(code.length / 2);
+  return `${code.slice(0, head)} ${code.slice(head)}`;
+}
+
+/** The letter shown when an issuer has no icon. */
+export function initial(account: Pick<Account, "issuer" | "name">): string {
+  const source = account.issuer.trim() || account.name.trim();
+  const first = [...source][0];
+  return first ? first.toLocaleUpperCase() : "?";
+}
+
+/** A stable hue per issuer, so the lettered fallback icons are told apart by colour too. */
+export function hue(text: string): number {
+  let hash = 0;
+  for (const ch of text.toLowerCase()) {
+    hash = (hash * 31 + (ch.codePointAt(0) ?? 0)) >>> 0;
+  }
+  return hash % 360;
+}
+
+/** Accounts whose issuer or name contains every word of the query, case-insensitively. */
+export function filterAccounts<T extends Pick<Account, "issuer" | "name">>(
+  accounts: T[],
+  query: string,
+): T[] {
+  const words = query.toLocaleLowerCase().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return accounts;
+  return accounts.filter((a) => {
+    const haystack = `${a.issuer} ${a.name}`.toLocaleLowerCase();
+    return words.every((w) => haystack.includes(w));
+  });
+}
+
+/** How much of the period is left, 0..1, for the countdown ring. */
+export function remainingFraction(remaining: number | null, period: number): number {
+  if (remaining === null || period <= 0) return 1;
+  return Math.min(1, Math.max(0, remaining / period));
+}
