@@ -41,7 +41,7 @@ fi
 
 # Toolchains come from the machine: Debian 12's own rustc (1.63) and node (18) are too old.
 if ! command -v cargo >/dev/null; then
-  echo "error: cargo not found. Install Rust 1.88 or newer with rustup (https://rustup.rs)." >&2
+  echo "error: cargo not found. Install Rust 1.89 or newer with rustup (https://rustup.rs)." >&2
   exit 1
 fi
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)

@@ -18,7 +18,12 @@ fn add_list_code_delete_round_trip() {
 
     let added = cli(dir, &["add", &uri("Example", "alice@example.com")]);
     assert!(added.status.success(), "add failed: {}", stderr(&added));
-    let id = stdout(&added).split('\t').next().expect("id").trim().to_string();
+    let id = stdout(&added)
+        .split('\t')
+        .next()
+        .expect("id")
+        .trim()
+        .to_string();
 
     let listed = cli(dir, &["list"]);
     assert!(listed.status.success(), "{}", stderr(&listed));
@@ -42,18 +47,32 @@ fn add_list_code_delete_round_trip() {
     let deleted = cli(dir, &["delete", "Example:alice@example.com"]);
     assert!(deleted.status.success(), "{}", stderr(&deleted));
     assert_eq!(stdout(&cli(dir, &["list"])).trim(), "");
-    assert!(keychain_users(&service).is_empty(), "keychain entry left behind");
+    assert!(
+        keychain_users(&service).is_empty(),
+        "keychain entry left behind"
+    );
 }
 
 #[test]
 fn profiles_do_not_see_each_other() {
     let first = tempfile::tempdir().expect("tempdir");
     let second = tempfile::tempdir().expect("tempdir");
-    assert!(cli(first.path(), &["add", &uri("One", "a")]).status.success());
-    assert!(cli(second.path(), &["add", &uri("Two", "b")]).status.success());
+    assert!(
+        cli(first.path(), &["add", &uri("One", "a")])
+            .status
+            .success()
+    );
+    assert!(
+        cli(second.path(), &["add", &uri("Two", "b")])
+            .status
+            .success()
+    );
 
     let listed = stdout(&cli(second.path(), &["list"]));
-    assert!(listed.contains("Two") && !listed.contains("One"), "{listed}");
+    assert!(
+        listed.contains("Two") && !listed.contains("One"),
+        "{listed}"
+    );
     let first_service = format!("countersign:{}", vault_id(first.path()));
     let second_service = format!("countersign:{}", vault_id(second.path()));
     assert_ne!(first_service, second_service);
@@ -69,7 +88,10 @@ fn profiles_do_not_see_each_other() {
 fn a_bad_uri_is_refused_with_the_field_named_and_nothing_stored() {
     let profile = tempfile::tempdir().expect("tempdir");
     let dir = profile.path();
-    let output = cli(dir, &["add", "otpauth://totp/Example:bob?secret=not*base32"]);
+    let output = cli(
+        dir,
+        &["add", "otpauth://totp/Example:bob?secret=not*base32"],
+    );
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
     assert!(err.starts_with("error[invalid_"), "{err}");

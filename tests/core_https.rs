@@ -34,7 +34,11 @@ async fn fetches_a_service_over_https_trusting_the_local_ca() {
     assert_eq!(service.sid, sid);
     assert_eq!(service.account_sid, server.account_sid());
     assert_eq!(service.friendly_name, verify_server::DEMO_SERVICE_NAME);
-    assert!(service.date_created.ends_with('Z'), "{}", service.date_created);
+    assert!(
+        service.date_created.ends_with('Z'),
+        "{}",
+        service.date_created
+    );
     server.shutdown().await;
 }
 
@@ -69,7 +73,10 @@ async fn twilio_errors_become_typed_errors() {
         VerifyClient::new(&ServerConfig::new(&server.base_url(), Some(ca)).expect("config"))
             .expect("client");
 
-    match client.fetch_service(&sid, &backend(&server, "wrong-token")).await {
+    match client
+        .fetch_service(&sid, &backend(&server, "wrong-token"))
+        .await
+    {
         Err(Error::Api { status, code, .. }) => assert_eq!((status, code), (401, 20003)),
         other => panic!("expected 401/20003, got {other:?}"),
     }

@@ -45,7 +45,10 @@ pub async fn app_status(state: State<'_, AppState>) -> CommandResult<AppStatus> 
 pub async fn retry_keychain(state: State<'_, AppState>) -> CommandResult<AppStatus> {
     let profile = state.profile.clone();
     let opened = blocking(move || Ok(Vault::open(&profile))).await?;
-    let vault_error = state.replace_if_failed(opened).err().map(CommandError::from);
+    let vault_error = state
+        .replace_if_failed(opened)
+        .err()
+        .map(CommandError::from);
     Ok(AppStatus {
         data_dir: state.profile.data_dir().display().to_string(),
         vault_error,
@@ -74,10 +77,11 @@ pub async fn delete_account(state: State<'_, AppState>, id: Uuid) -> CommandResu
 pub async fn codes(state: State<'_, AppState>) -> CommandResult<CodesView> {
     let vault: Arc<Vault> = state.vault()?;
     blocking(move || {
-        let (codes, failures) = vault.codes(unix_now())?;
+        let all = vault.codes(unix_now())?;
         Ok(CodesView {
-            codes,
-            failures: failures
+            codes: all.codes,
+            failures: all
+                .failures
                 .into_iter()
                 .map(|(id, e)| AccountFailure {
                     id,

@@ -30,7 +30,10 @@ impl AppState {
 
     /// Takes the result of opening the vault again (after the user started or unlocked the
     /// keychain), unless a working vault is already in place.
-    pub fn replace_if_failed(&self, opened: Result<Vault, Error>) -> Result<Arc<Vault>, Arc<Error>> {
+    pub fn replace_if_failed(
+        &self,
+        opened: Result<Vault, Error>,
+    ) -> Result<Arc<Vault>, Arc<Error>> {
         let mut guard = self.lock();
         if guard.is_err() {
             *guard = opened.map(Arc::new).map_err(Arc::new);

@@ -11,6 +11,18 @@ import { base32Decode, totp } from "./totp.mjs";
 const SECRET = "JBSWY3DPEHPK3PXP"; // an 80-bit secret, as many services issue
 const URI = `otpauth://totp/Example%20Corp:alice%40example.com?secret=${SECRET}&issuer=Example%20Corp`;
 
+/** The element's text once it has some (it can exist a frame before it is laid out). */
+async function textOf(browser, selector) {
+  const element = await browser.$(selector);
+  await element.waitForExist({ timeout: 10_000 });
+  let text = "";
+  await browser.waitUntil(async () => (text = String(await element.getProperty("textContent")).trim()) !== "", {
+    timeout: 5_000,
+    interval: 100,
+  });
+  return text;
+}
+
 /** Waits until a code is shown with at least 3 s left, so reading it can't straddle a step. */
 async function readFreshCode(browser) {
   const row = await browser.$('[data-testid="account"]');
@@ -50,10 +62,8 @@ describe("the Countersign window", () => {
       await input.setValue(URI);
       await (await browser.$('[data-testid="add-button"]')).click();
 
-      const issuer = await browser.$('[data-testid="issuer"]');
-      await issuer.waitForExist({ timeout: 10_000 });
-      assert.equal(await issuer.getText(), "Example Corp");
-      assert.equal(await (await browser.$('[data-testid="name"]')).getText(), "alice@example.com");
+      assert.equal(await textOf(browser, '[data-testid="issuer"]'), "Example Corp");
+      assert.equal(await textOf(browser, '[data-testid="name"]'), "alice@example.com");
       assertReferenceCode(await readFreshCode(browser));
       await screenshot(browser, "01-account-added");
     } finally {

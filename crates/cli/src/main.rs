@@ -11,7 +11,11 @@ use countersign_core::vault::{Vault, unix_now};
 use countersign_core::{Error, Result};
 
 #[derive(Parser)]
-#[command(name = "countersign-cli", version, about = "Countersign authenticator on the command line")]
+#[command(
+    name = "countersign-cli",
+    version,
+    about = "Countersign authenticator on the command line"
+)]
 struct Cli {
     /// Profile directory (default: the platform's application data directory).
     #[arg(long, global = true, env = DATA_DIR_ENV, value_name = "DIR")]
@@ -58,11 +62,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::List { json } => {
             let accounts = vault.accounts()?;
             if json {
-                let text = serde_json::to_string_pretty(&accounts).map_err(|e| {
-                    Error::Io {
-                        path: "stdout".into(),
-                        source: std::io::Error::other(e),
-                    }
+                let text = serde_json::to_string_pretty(&accounts).map_err(|e| Error::Io {
+                    path: "stdout".into(),
+                    source: std::io::Error::other(e),
                 })?;
                 println!("{text}");
             } else {

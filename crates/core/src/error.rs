@@ -26,7 +26,9 @@ pub enum Error {
     KeychainUnavailable { cause: String, hint: &'static str },
 
     /// The keychain is reachable but locked, and unlocking was refused or not possible.
-    #[error("the OS keychain is locked: {0}. Unlock it (for example by logging in again) and retry")]
+    #[error(
+        "the OS keychain is locked: {0}. Unlock it (for example by logging in again) and retry"
+    )]
     KeychainLocked(String),
 
     /// The account exists but its secret is not in the keychain (wiped keychain, reinstall).

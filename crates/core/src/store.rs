@@ -126,7 +126,8 @@ impl AccountStore {
             .suffix(".tmp")
             .tempfile_in(&self.dir)
             .map_err(|e| Error::io(&self.dir, e))?;
-        temp.write_all(&json).map_err(|e| Error::io(temp.path(), e))?;
+        temp.write_all(&json)
+            .map_err(|e| Error::io(temp.path(), e))?;
         temp.as_file()
             .sync_all()
             .map_err(|e| Error::io(temp.path(), e))?;
@@ -167,7 +168,10 @@ mod tests {
                 Ok(())
             })
             .expect("update");
-        let reopened = AccountStore::open(dir.path()).expect("reopen").load().expect("load");
+        let reopened = AccountStore::open(dir.path())
+            .expect("reopen")
+            .load()
+            .expect("load");
         assert_eq!(reopened.vault_id, vault_id);
         assert_eq!(reopened.accounts.len(), 1);
         assert_eq!(reopened.accounts[0].name, "alice");

@@ -32,6 +32,13 @@ pub struct Code {
     pub period: u32,
 }
 
+/// Codes of every account that has one, and why the others have none.
+#[derive(Debug)]
+pub struct Codes {
+    pub codes: Vec<Code>,
+    pub failures: Vec<(Uuid, Error)>,
+}
+
 pub struct Vault {
     store: AccountStore,
     secrets: SecretStore,
@@ -153,7 +160,7 @@ impl Vault {
 
     /// Codes of every account whose secret is readable; accounts with a missing secret are
     /// reported separately instead of failing the whole list.
-    pub fn codes(&self, unix_time: u64) -> Result<(Vec<Code>, Vec<(Uuid, Error)>)> {
+    pub fn codes(&self, unix_time: u64) -> Result<Codes> {
         let mut codes = Vec::new();
         let mut failures = Vec::new();
         for account in self.accounts()? {
@@ -165,7 +172,7 @@ impl Vault {
                 Err(e) => failures.push((account.id, e)),
             }
         }
-        Ok((codes, failures))
+        Ok(Codes { codes, failures })
     }
 
     /// HOTP: moves the counter on and returns the new code. The counter is persisted before

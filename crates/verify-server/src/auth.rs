@@ -36,7 +36,10 @@ impl Caller {
 impl FromRequestParts<SharedState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, st: &SharedState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        st: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(AUTHORIZATION)
@@ -105,8 +108,8 @@ pub async fn device_factor(
     let (Some(nbf), Some(exp)) = (claim("nbf"), claim("exp")) else {
         return Err(ApiError::Unauthenticated);
     };
-    let sub_ok = jwt.payload.get("sub").and_then(serde_json::Value::as_str)
-        == Some(st.account_sid.as_str());
+    let sub_ok =
+        jwt.payload.get("sub").and_then(serde_json::Value::as_str) == Some(st.account_sid.as_str());
     if !sub_ok || nbf > now + JWT_LEEWAY_SECS || exp <= now - JWT_LEEWAY_SECS {
         return Err(ApiError::Unauthenticated);
     }
@@ -123,6 +126,9 @@ mod tests {
         assert_eq!(parse_basic(&h), Some(("token".into(), "a:b".into())));
         assert_eq!(parse_basic("Bearer xyz"), None);
         assert_eq!(parse_basic("Basic !!!"), None);
-        assert_eq!(parse_basic(&format!("Basic {}", BASE64.encode(b"nocolon"))), None);
+        assert_eq!(
+            parse_basic(&format!("Basic {}", BASE64.encode(b"nocolon"))),
+            None
+        );
     }
 }

@@ -25,5 +25,8 @@ pub fn ensure_service(conn: &Connection, now: i64) -> ApiResult<String> {
         totp_issuer: Some(crate::DEMO_SERVICE_NAME.to_string()),
         ..ServiceSettings::default()
     };
-    Ok(crate::routes::services::insert_service(conn, crate::DEMO_SERVICE_NAME, &settings, now)?.sid)
+    Ok(
+        crate::routes::services::insert_service(conn, crate::DEMO_SERVICE_NAME, &settings, now)?
+            .sid,
+    )
 }

@@ -117,14 +117,18 @@ impl ApiError {
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             EntityExists | FactorExists => StatusCode::CONFLICT,
-            ChallengeAttemptsReached | FactorAttemptsReached | ChallengeRateLimit
+            ChallengeAttemptsReached
+            | FactorAttemptsReached
+            | ChallengeRateLimit
             | FactorRateLimit => StatusCode::TOO_MANY_REQUESTS,
             // 60383's status is undocumented; 403 matches its siblings
             // 60318/60311 (PROTOCOL.md §6 recommendation).
-            FactorVerificationFailed | FactorUnverified | ChallengeResponded
-            | ChallengeExpired | ChallengeVerificationFailed | IllegalFactorStatus => {
-                StatusCode::FORBIDDEN
-            }
+            FactorVerificationFailed
+            | FactorUnverified
+            | ChallengeResponded
+            | ChallengeExpired
+            | ChallengeVerificationFailed
+            | IllegalFactorStatus => StatusCode::FORBIDDEN,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }

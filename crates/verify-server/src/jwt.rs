@@ -31,7 +31,8 @@ pub struct UnverifiedJwt<'a> {
 impl<'a> UnverifiedJwt<'a> {
     pub fn parse(token: &'a str) -> Result<UnverifiedJwt<'a>, JwtError> {
         let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(JwtError::Malformed);
         };
@@ -113,7 +114,11 @@ mod tests {
             b"YF0123456789abcdef0123456789abcdef",
             "MEQCIHY8Idr5k7eVJ0r5/qKurqgztYe3O17R5Fs1sOVgI9WvAiBtrgyXLUiZGRb53Tyjj7TDYvHKvUFVp1fwASkTc11jJA=="
         ));
-        assert!(!verify_der_b64(&key, b"YF0123456789abcdef0123456789abcdee", "MEQCIHY8Idr5k7eVJ0r5/qKurqgztYe3O17R5Fs1sOVgI9WvAiBtrgyXLUiZGRb53Tyjj7TDYvHKvUFVp1fwASkTc11jJA=="));
+        assert!(!verify_der_b64(
+            &key,
+            b"YF0123456789abcdef0123456789abcdee",
+            "MEQCIHY8Idr5k7eVJ0r5/qKurqgztYe3O17R5Fs1sOVgI9WvAiBtrgyXLUiZGRb53Tyjj7TDYvHKvUFVp1fwASkTc11jJA=="
+        ));
     }
 
     #[test]
@@ -121,9 +126,19 @@ mod tests {
         let key = parse_public_key(PK).unwrap();
         let mut t = DEVICE_JWT.to_string();
         t.replace_range(40..41, "A");
-        assert!(UnverifiedJwt::parse(&t).and_then(|j| j.verify(&key)).is_err());
-        assert_eq!(UnverifiedJwt::parse("a.b").unwrap_err(), JwtError::Malformed);
-        assert_eq!(UnverifiedJwt::parse("a.b.c.d").unwrap_err(), JwtError::Malformed);
+        assert!(
+            UnverifiedJwt::parse(&t)
+                .and_then(|j| j.verify(&key))
+                .is_err()
+        );
+        assert_eq!(
+            UnverifiedJwt::parse("a.b").unwrap_err(),
+            JwtError::Malformed
+        );
+        assert_eq!(
+            UnverifiedJwt::parse("a.b.c.d").unwrap_err(),
+            JwtError::Malformed
+        );
         assert!(parse_public_key("not base64!").is_none());
         assert!(parse_public_key("AAAA").is_none());
     }

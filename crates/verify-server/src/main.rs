@@ -9,7 +9,11 @@ use std::time::Duration;
 use clap::Parser;
 
 #[derive(Debug, Parser)]
-#[command(name = "verify-server", version, about = "Local Twilio-Verify-v2-compatible HTTPS server")]
+#[command(
+    name = "verify-server",
+    version,
+    about = "Local Twilio-Verify-v2-compatible HTTPS server"
+)]
 struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8443", env = "VERIFY_LISTEN")]

@@ -112,8 +112,7 @@ impl Service {
 
     /// The service or 404/20404.
     pub fn load(conn: &Connection, sid: &str) -> ApiResult<Service> {
-        Self::find(conn, sid)?
-            .ok_or_else(|| ApiError::NotFound(format!("/v2/Services/{sid}")))
+        Self::find(conn, sid)?.ok_or_else(|| ApiError::NotFound(format!("/v2/Services/{sid}")))
     }
 
     /// TOTP issuer: the explicit setting, else the friendly name.
@@ -291,10 +290,16 @@ impl Factor {
             .optional()?)
     }
 
-    pub fn find_by_credential(conn: &Connection, credential_sid: &str) -> ApiResult<Option<Factor>> {
+    pub fn find_by_credential(
+        conn: &Connection,
+        credential_sid: &str,
+    ) -> ApiResult<Option<Factor>> {
         Ok(conn
             .query_row(
-                &format!("SELECT {} FROM factors WHERE credential_sid = ?1", Self::COLUMNS),
+                &format!(
+                    "SELECT {} FROM factors WHERE credential_sid = ?1",
+                    Self::COLUMNS
+                ),
                 [credential_sid],
                 Self::from_row,
             )
@@ -302,7 +307,12 @@ impl Factor {
     }
 
     /// Service (20404) → entity (60392) → factor of that entity (60390).
-    pub fn load(conn: &Connection, service_sid: &str, identity: &str, sid: &str) -> ApiResult<Factor> {
+    pub fn load(
+        conn: &Connection,
+        service_sid: &str,
+        identity: &str,
+        sid: &str,
+    ) -> ApiResult<Factor> {
         let entity = Entity::load(conn, service_sid, identity)?;
         match Self::find_by_sid(conn, sid)? {
             Some(f) if f.entity_sid == entity.sid => Ok(f),

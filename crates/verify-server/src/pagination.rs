@@ -93,7 +93,10 @@ fn make_token(offset: i64) -> String {
 }
 
 fn parse_token(t: &str) -> Option<i64> {
-    t.strip_prefix("PT")?.parse::<i64>().ok().filter(|o| *o >= 0)
+    t.strip_prefix("PT")?
+        .parse::<i64>()
+        .ok()
+        .filter(|o| *o >= 0)
 }
 
 #[cfg(test)]
@@ -102,12 +105,24 @@ mod tests {
 
     #[test]
     fn pages_and_tokens() {
-        let p = Page::from_params(&Params::parse(b"PageSize=2&Page=1&PageToken=PT2").unwrap()).unwrap();
+        let p =
+            Page::from_params(&Params::parse(b"PageSize=2&Page=1&PageToken=PT2").unwrap()).unwrap();
         assert_eq!((p.page, p.page_size, p.offset), (1, 2, 2));
-        let v = p.render("things", vec![json!(1), json!(2), json!(3)], "https://h/v2/X", &[("Status", "pending".into())]);
+        let v = p.render(
+            "things",
+            vec![json!(1), json!(2), json!(3)],
+            "https://h/v2/X",
+            &[("Status", "pending".into())],
+        );
         assert_eq!(v["things"].as_array().unwrap().len(), 2);
-        assert_eq!(v["meta"]["next_page_url"], "https://h/v2/X?Status=pending&PageSize=2&Page=2&PageToken=PT4");
-        assert_eq!(v["meta"]["previous_page_url"], "https://h/v2/X?Status=pending&PageSize=2&Page=0&PageToken=PT0");
+        assert_eq!(
+            v["meta"]["next_page_url"],
+            "https://h/v2/X?Status=pending&PageSize=2&Page=2&PageToken=PT4"
+        );
+        assert_eq!(
+            v["meta"]["previous_page_url"],
+            "https://h/v2/X?Status=pending&PageSize=2&Page=0&PageToken=PT0"
+        );
         let ios = Page::from_params(&Params::parse(b"pageToken=PT7").unwrap()).unwrap();
         assert_eq!(ios.offset, 7);
         assert!(Page::from_params(&Params::parse(b"PageToken=zzz").unwrap()).is_err());

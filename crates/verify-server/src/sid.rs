@@ -37,7 +37,16 @@ mod tests {
 
     #[test]
     fn sids_have_prefix_and_length() {
-        for p in [ACCOUNT, SERVICE, ENTITY, FACTOR, CHALLENGE, ACCESS_TOKEN, NOTIFICATION, WEBHOOK] {
+        for p in [
+            ACCOUNT,
+            SERVICE,
+            ENTITY,
+            FACTOR,
+            CHALLENGE,
+            ACCESS_TOKEN,
+            NOTIFICATION,
+            WEBHOOK,
+        ] {
             let s = new_sid(p);
             assert_eq!(s.len(), 34);
             assert!(is_sid(&s, p), "{s}");

@@ -70,7 +70,11 @@ pub fn code_at(secret: &[u8], p: &Params, counter: u64) -> String {
         digest[off + 3],
     ]);
     let modulo = 10u64.pow(p.digits);
-    format!("{:0width$}", u64::from(bin) % modulo, width = p.digits as usize)
+    format!(
+        "{:0width$}",
+        u64::from(bin) % modulo,
+        width = p.digits as usize
+    )
 }
 
 /// Whether `code` matches at Unix time `now`, allowing `skew` steps either way.
@@ -93,7 +97,11 @@ pub fn check(secret: &[u8], p: &Params, now: i64, code: &str) -> bool {
 
 /// Key-URI label/query escaping: everything but unreserved characters, so a
 /// space becomes `%20` as in Twilio's example.
-const URI_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const URI_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// `otpauth://totp/<issuer>:<account>?secret=…&issuer=…&algorithm=…&digits=…&period=…`
 /// in the parameter order of Twilio's example (PROTOCOL.md §5.1).
@@ -129,7 +137,10 @@ mod tests {
         assert_eq!(code_at(s1, &p(Alg::Sha1, 0), 1111111109 / 30), "07081804");
         assert!(check(s1, &p(Alg::Sha1, 0), 59, "94287082"));
         assert!(!check(s1, &p(Alg::Sha1, 0), 89, "94287082"));
-        let skewed = Params { skew: 1, ..p(Alg::Sha1, 0) };
+        let skewed = Params {
+            skew: 1,
+            ..p(Alg::Sha1, 0)
+        };
         assert!(check(s1, &skewed, 89, "94287082"));
     }
 
@@ -142,7 +153,12 @@ mod tests {
             skew: 1,
         };
         assert_eq!(
-            otpauth_uri("test-issuer", "John\u{2019}s Account Name", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", &p),
+            otpauth_uri(
+                "test-issuer",
+                "John\u{2019}s Account Name",
+                "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+                &p
+            ),
             "otpauth://totp/test-issuer:John%E2%80%99s%20Account%20Name?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=test-issuer&algorithm=SHA1&digits=6&period=30"
         );
     }

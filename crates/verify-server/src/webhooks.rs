@@ -157,7 +157,9 @@ impl Worker {
                 .await;
             match result {
                 Ok(resp) if resp.status().is_success() => return,
-                Ok(resp) => tracing::debug!(%url, status = %resp.status(), attempt, "webhook refused"),
+                Ok(resp) => {
+                    tracing::debug!(%url, status = %resp.status(), attempt, "webhook refused")
+                }
                 Err(e) => tracing::debug!(%url, error = %e, attempt, "webhook failed"),
             }
             if attempt < self.retry.max_attempts {
@@ -188,7 +190,11 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         assert_eq!(
-            signature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", &params),
+            signature(
+                "12345",
+                "https://mycompany.com/myapp.php?foo=1&bar=2",
+                &params
+            ),
             "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
         );
     }

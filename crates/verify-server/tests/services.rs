@@ -6,10 +6,27 @@ use common::*;
 use reqwest::{Method, StatusCode};
 
 const SERVICE_FIELDS: &[&str] = &[
-    "sid", "account_sid", "friendly_name", "code_length", "lookup_enabled", "psd2_enabled",
-    "skip_sms_to_landlines", "dtmf_input_required", "tts_name", "do_not_share_warning_enabled",
-    "custom_code_enabled", "push", "totp", "default_template_sid", "whatsapp", "passkeys",
-    "verify_event_subscription_enabled", "date_created", "date_updated", "url", "links",
+    "sid",
+    "account_sid",
+    "friendly_name",
+    "code_length",
+    "lookup_enabled",
+    "psd2_enabled",
+    "skip_sms_to_landlines",
+    "dtmf_input_required",
+    "tts_name",
+    "do_not_share_warning_enabled",
+    "custom_code_enabled",
+    "push",
+    "totp",
+    "default_template_sid",
+    "whatsapp",
+    "passkeys",
+    "verify_event_subscription_enabled",
+    "date_created",
+    "date_updated",
+    "url",
+    "links",
 ];
 
 #[tokio::test]
@@ -32,11 +49,25 @@ async fn service_crud_and_errors() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
     assert!(r.headers.contains_key("date"));
     assert_keys(&r.json, SERVICE_FIELDS);
-    assert_keys(&r.json["push"], &["include_date", "apn_credential_sid", "fcm_credential_sid"]);
-    assert_keys(&r.json["totp"], &["issuer", "time_step", "code_length", "skew"]);
+    assert_keys(
+        &r.json["push"],
+        &["include_date", "apn_credential_sid", "fcm_credential_sid"],
+    );
+    assert_keys(
+        &r.json["totp"],
+        &["issuer", "time_step", "code_length", "skew"],
+    );
     assert_keys(
         &r.json["links"],
-        &["verification_checks", "verifications", "rate_limits", "messaging_configurations", "entities", "webhooks", "access_tokens"],
+        &[
+            "verification_checks",
+            "verifications",
+            "rate_limits",
+            "messaging_configurations",
+            "entities",
+            "webhooks",
+            "access_tokens",
+        ],
     );
     assert_sid(&r.json["sid"], "VA");
     assert_eq!(r.json["account_sid"], t.server.account_sid());
@@ -51,7 +82,12 @@ async fn service_crud_and_errors() {
     assert_eq!(f.status, StatusCode::OK);
     assert_eq!(f.json, r.json);
 
-    let u = t.post(&t.svc(&sid), &[("FriendlyName", "Renamed"), ("Totp.Skew", "0")]).await;
+    let u = t
+        .post(
+            &t.svc(&sid),
+            &[("FriendlyName", "Renamed"), ("Totp.Skew", "0")],
+        )
+        .await;
     assert_eq!(u.status, StatusCode::OK, "{}", u.json);
     assert_eq!(u.json["friendly_name"], "Renamed");
     assert_eq!(u.json["totp"]["skew"], 0);
@@ -62,15 +98,33 @@ async fn service_crud_and_errors() {
     assert_eq!(l.status, StatusCode::OK);
     assert_eq!(l.json["services"].as_array().unwrap().len(), 1);
     assert_eq!(l.json["meta"]["key"], "services");
-    let next = l.json["meta"]["next_page_url"].as_str().unwrap().to_string();
-    let l2 = t.get(next.strip_prefix(t.server.origin()).unwrap(), &[]).await;
+    let next = l.json["meta"]["next_page_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let l2 = t
+        .get(next.strip_prefix(t.server.origin()).unwrap(), &[])
+        .await;
     assert_eq!(l2.json["services"][0]["friendly_name"], "Second");
     assert!(l2.json["meta"]["next_page_url"].is_null());
 
     // Validation: missing/too long name, out-of-range settings.
     assert_error(&t.post("/v2/Services", &[]).await, 400, 60306);
-    assert_error(&t.post("/v2/Services", &[("FriendlyName", &"x".repeat(33))]).await, 400, 60306);
-    assert_error(&t.post("/v2/Services", &[("FriendlyName", "a"), ("Totp.TimeStep", "10")]).await, 400, 60306);
+    assert_error(
+        &t.post("/v2/Services", &[("FriendlyName", &"x".repeat(33))])
+            .await,
+        400,
+        60306,
+    );
+    assert_error(
+        &t.post(
+            "/v2/Services",
+            &[("FriendlyName", "a"), ("Totp.TimeStep", "10")],
+        )
+        .await,
+        400,
+        60306,
+    );
 
     let d = t.delete(&t.svc(&sid)).await;
     assert_eq!(d.status, StatusCode::NO_CONTENT);
@@ -87,15 +141,35 @@ async fn authentication_is_required_and_checked() {
     let r = t.call(Method::GET, &path, Auth::None, &[]).await;
     assert_error(&r, 401, 20003);
     assert_eq!(r.json["message"], "Authenticate");
-    let r = t.call(Method::GET, &path, Auth::Basic(t.server.account_sid(), "wrong"), &[]).await;
+    let r = t
+        .call(
+            Method::GET,
+            &path,
+            Auth::Basic(t.server.account_sid(), "wrong"),
+            &[],
+        )
+        .await;
     assert_error(&r, 401, 20003);
-    let r = t.call(Method::GET, &path, Auth::Basic("ACnope", t.server.auth_token()), &[]).await;
+    let r = t
+        .call(
+            Method::GET,
+            &path,
+            Auth::Basic("ACnope", t.server.auth_token()),
+            &[],
+        )
+        .await;
     assert_error(&r, 401, 20003);
-    let r = t.call(Method::GET, &path, Auth::Token("not-a-jwt"), &[]).await;
+    let r = t
+        .call(Method::GET, &path, Auth::Token("not-a-jwt"), &[])
+        .await;
     assert_error(&r, 401, 20003);
     // Unknown paths and methods still answer Twilio JSON with a Date header.
     assert_error(&t.get("/v2/Nope", &[]).await, 404, 20404);
-    assert_error(&t.call(Method::PUT, &path, Auth::Backend, &[]).await, 405, 20004);
+    assert_error(
+        &t.call(Method::PUT, &path, Auth::Backend, &[]).await,
+        405,
+        20004,
+    );
     t.server.shutdown().await;
 }
 
@@ -112,13 +186,18 @@ async fn services_and_credentials_persist_across_restarts() {
     {
         use std::os::unix::fs::PermissionsExt;
         for f in ["ca-key.pem", "server-key.pem"] {
-            let mode = std::fs::metadata(data.join(f)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(data.join(f))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600, "{f}");
         }
     }
     t.server.shutdown().await;
 
-    let again = verify_server::start(verify_server::Config::new(&data)).await.unwrap();
+    let again = verify_server::start(verify_server::Config::new(&data))
+        .await
+        .unwrap();
     assert_eq!(again.account_sid(), account);
     assert_eq!(again.auth_token(), token);
     assert!(!again.auth_token_generated());
@@ -161,11 +240,19 @@ async fn untrusted_clients_are_refused() {
     .unwrap()
     .with_root_certificates(rustls::RootCertStore::empty())
     .with_no_client_auth();
-    let c = reqwest::Client::builder().tls_backend_preconfigured(tls).build().unwrap();
+    let c = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .unwrap();
     assert!(c.get(t.url("/v2/Services")).send().await.is_err());
     // localhost is covered by the certificate too.
     let port = t.server.addr().port();
-    let r = t.client.get(format!("https://localhost:{port}/v2/Services")).send().await.unwrap();
+    let r = t
+        .client
+        .get(format!("https://localhost:{port}/v2/Services"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     t.server.shutdown().await;
 }

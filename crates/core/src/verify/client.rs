@@ -151,7 +151,11 @@ impl VerifyClient {
         &self.base_url
     }
 
-    pub async fn fetch_service(&self, service_sid: &str, credentials: &Credentials) -> Result<Service> {
+    pub async fn fetch_service(
+        &self,
+        service_sid: &str,
+        credentials: &Credentials,
+    ) -> Result<Service> {
         let url = self.url(&format!("Services/{service_sid}"))?;
         let response = self
             .http
@@ -170,7 +174,10 @@ impl VerifyClient {
     }
 }
 
-async fn read_json<T: for<'de> Deserialize<'de>>(url: &Url, response: reqwest::Response) -> Result<T> {
+async fn read_json<T: for<'de> Deserialize<'de>>(
+    url: &Url,
+    response: reqwest::Response,
+) -> Result<T> {
     let status = response.status();
     let body = response.bytes().await.map_err(|e| network_error(url, &e))?;
     if status.is_success() {

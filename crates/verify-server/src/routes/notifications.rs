@@ -1,3 +1,5 @@
 //! Not implemented yet.
 use crate::error::ApiError;
-pub async fn create() -> ApiError { ApiError::NotFound("notifications".into()) }
+pub async fn create() -> ApiError {
+    ApiError::NotFound("notifications".into())
+}

@@ -39,7 +39,10 @@ fn apply_settings(s: &mut ServiceSettings, p: &Params) -> ApiResult<()> {
     flag!("DoNotShareWarningEnabled", do_not_share_warning_enabled);
     flag!("CustomCodeEnabled", custom_code_enabled);
     flag!("Push.IncludeDate", push_include_date);
-    flag!("VerifyEventSubscriptionEnabled", verify_event_subscription_enabled);
+    flag!(
+        "VerifyEventSubscriptionEnabled",
+        verify_event_subscription_enabled
+    );
     text!("TtsName", tts_name, 64);
     text!("Push.ApnCredentialSid", push_apn_credential_sid, 34);
     text!("Push.FcmCredentialSid", push_fcm_credential_sid, 34);
@@ -149,7 +152,9 @@ pub async fn update(
     caller.require_backend()?;
     let name = p.optional("FriendlyName", 32)?.map(str::to_string);
     if name.as_deref() == Some("") {
-        return Err(ApiError::InvalidRequest("FriendlyName must not be empty".into()));
+        return Err(ApiError::InvalidRequest(
+            "FriendlyName must not be empty".into(),
+        ));
     }
     let now = st.now();
     let svc = st

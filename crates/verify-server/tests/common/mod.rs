@@ -94,7 +94,9 @@ impl TestServer {
         let mut req = self.client.request(method.clone(), self.url(path));
         req = match auth {
             Auth::None => req,
-            Auth::Backend => req.basic_auth(self.server.account_sid(), Some(self.server.auth_token())),
+            Auth::Backend => {
+                req.basic_auth(self.server.account_sid(), Some(self.server.auth_token()))
+            }
             Auth::Basic(u, p) => req.basic_auth(u, Some(p)),
             Auth::Token(t) => req.basic_auth("token", Some(t)),
         };
@@ -110,7 +112,8 @@ impl TestServer {
         let json = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
         };
         Resp {
             status,
@@ -141,7 +144,9 @@ impl TestServer {
 
 /// Assert `v` has exactly these keys.
 pub fn assert_keys(v: &Value, keys: &[&str]) {
-    let obj = v.as_object().unwrap_or_else(|| panic!("not an object: {v}"));
+    let obj = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"));
     let mut got: Vec<&str> = obj.keys().map(String::as_str).collect();
     let mut want = keys.to_vec();
     got.sort();
