@@ -4,6 +4,7 @@
 mod commands;
 mod error;
 mod state;
+mod webview;
 
 use std::path::PathBuf;
 
@@ -40,6 +41,10 @@ pub fn run() {
 
     let result = tauri::Builder::default()
         .manage(AppState::new(profile))
+        .setup(|app| {
+            webview::tune(app);
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
             commands::retry_keychain,

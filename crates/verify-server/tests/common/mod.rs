@@ -180,3 +180,96 @@ pub fn assert_sid(v: &Value, prefix: &str) {
     assert!(s.starts_with(prefix), "{s}");
     assert!(s[2..].bytes().all(|b| b.is_ascii_hexdigit()), "{s}");
 }
+
+pub fn ent(service_sid: &str, identity: &str) -> String {
+    format!("/v2/Services/{service_sid}/Entities/{identity}")
+}
+
+impl TestServer {
+    pub async fn access_token(&self, service_sid: &str, identity: &str) -> String {
+        let r = self
+            .post(
+                &format!("/v2/Services/{service_sid}/AccessTokens"),
+                &[("Identity", identity), ("FactorType", "push")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+        r.json["token"].as_str().unwrap().to_string()
+    }
+
+    /// Create (unverified) a push factor the way the SDK does.
+    pub async fn create_push(&self, service_sid: &str, identity: &str) -> (device::Device, Resp) {
+        let token = self.access_token(service_sid, identity).await;
+        let mut d = device::Device::random(self.server.account_sid());
+        let pk = d.public_key_b64();
+        let r = self
+            .call(
+                Method::POST,
+                &format!("{}/Factors", ent(service_sid, identity)),
+                Auth::Token(&token),
+                &[
+                    ("FriendlyName", "Test desktop"),
+                    ("FactorType", "push"),
+                    ("Binding.PublicKey", &pk),
+                    ("Binding.Alg", "ES256"),
+                    ("Config.SdkVersion", "0.1.0"),
+                    ("Config.AppId", "app.countersign.desktop"),
+                    ("Config.NotificationPlatform", "none"),
+                    ("Metadata", r#"{"os":"Linux"}"#),
+                ],
+            )
+            .await;
+        if r.status == StatusCode::CREATED {
+            d.factor_sid = r.json["sid"].as_str().unwrap().to_string();
+            d.credential_sid = r.json["config"]["credential_sid"].as_str().unwrap().to_string();
+        }
+        (d, r)
+    }
+
+    /// Create and verify a push factor.
+    pub async fn enroll_push(&self, service_sid: &str, identity: &str) -> device::Device {
+        let (d, r) = self.create_push(service_sid, identity).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+        let v = self
+            .dev(
+                &d,
+                Method::POST,
+                &format!("{}/Factors/{}", ent(service_sid, identity), d.factor_sid),
+                &[("AuthPayload", &d.sign_der_b64(&d.factor_sid))],
+            )
+            .await;
+        assert_eq!(v.status, StatusCode::OK, "{}", v.json);
+        assert_eq!(v.json["status"], "verified");
+        d
+    }
+
+    /// A request authenticated with a fresh device JWT.
+    pub async fn dev(&self, d: &device::Device, method: Method, path: &str, form: &[(&str, &str)]) -> Resp {
+        let jwt = d.device_jwt();
+        self.call(method, path, Auth::Token(&jwt), form).await
+    }
+
+    pub async fn push_challenge(&self, service_sid: &str, identity: &str, factor_sid: &str) -> Resp {
+        self.post(
+            &format!("{}/Challenges", ent(service_sid, identity)),
+            &[
+                ("FactorSid", factor_sid),
+                ("Details.Message", "Sign in to Countersign Demo?"),
+                ("Details.Fields", r#"{"label":"IP","value":"127.0.0.1"}"#),
+                ("Details.Fields", r#"{"label":"Action","value":"Sign in"}"#),
+                ("HiddenDetails", r#"{"ip":"127.0.0.1"}"#),
+            ],
+        )
+        .await
+    }
+
+    /// Fetch as the device and answer with a signed JWT, like the SDK.
+    pub async fn answer(&self, d: &device::Device, service_sid: &str, identity: &str, challenge_sid: &str, status: &str) -> Resp {
+        let path = format!("{}/Challenges/{challenge_sid}", ent(service_sid, identity));
+        let f = self.dev(d, Method::GET, &path, &[]).await;
+        assert_eq!(f.status, StatusCode::OK, "{}", f.json);
+        let fields = f.headers["twilio-verify-signature-fields"].to_str().unwrap().to_string();
+        let jwt = d.approval_jwt(&f.json, &fields, status);
+        self.dev(d, Method::POST, &path, &[("AuthPayload", &jwt)]).await
+    }
+}

@@ -1,0 +1,1 @@
+//! QR-code scanning for adding accounts.
