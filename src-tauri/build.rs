@@ -5,7 +5,13 @@ const COMMANDS: &[&str] = &[
     "list_accounts",
     "add_account_uri",
     "delete_account",
+    "edit_account",
+    "reorder_accounts",
     "codes",
+    "next_hotp",
+    "copy_code",
+    "get_settings",
+    "save_settings",
     "retry_keychain",
 ];
 

@@ -1,16 +1,16 @@
 //! The window's commands. Each is a few lines: take the state, call the core off the main
 //! thread (keychain calls block on D-Bus), return data or a `{code, message}` error.
 
-use std::sync::Arc;
-
-use countersign_core::account::Account;
+use countersign_core::account::{Account, AccountEdit};
+use countersign_core::settings::Settings;
 use countersign_core::vault::{Code, Vault, unix_now};
 use serde::Serialize;
-use tauri::State;
+use tauri::{AppHandle, State};
 use uuid::Uuid;
 
 use crate::error::CommandError;
 use crate::state::AppState;
+use crate::tray;
 
 type CommandResult<T> = Result<T, CommandError>;
 
@@ -35,24 +35,23 @@ pub struct AccountFailure {
 
 #[tauri::command]
 pub async fn app_status(state: State<'_, AppState>) -> CommandResult<AppStatus> {
-    Ok(AppStatus {
-        data_dir: state.profile.data_dir().display().to_string(),
-        vault_error: state.vault().err().map(CommandError::from),
-    })
+    Ok(status(&state, state.vault().err().map(CommandError::from)))
 }
 
 #[tauri::command]
-pub async fn retry_keychain(state: State<'_, AppState>) -> CommandResult<AppStatus> {
+pub async fn retry_keychain(app: AppHandle, state: State<'_, AppState>) -> CommandResult<AppStatus> {
     let profile = state.profile.clone();
     let opened = blocking(move || Ok(Vault::open(&profile))).await?;
-    let vault_error = state
-        .replace_if_failed(opened)
-        .err()
-        .map(CommandError::from);
-    Ok(AppStatus {
+    let vault_error = state.replace_if_failed(opened).err().map(CommandError::from);
+    tray::refresh(&app);
+    Ok(status(&state, vault_error))
+}
+
+fn status(state: &AppState, vault_error: Option<CommandError>) -> AppStatus {
+    AppStatus {
         data_dir: state.profile.data_dir().display().to_string(),
         vault_error,
-    })
+    }
 }
 
 #[tauri::command]
@@ -68,14 +67,45 @@ pub async fn add_account_uri(state: State<'_, AppState>, uri: String) -> Command
 }
 
 #[tauri::command]
-pub async fn delete_account(state: State<'_, AppState>, id: Uuid) -> CommandResult<Account> {
+pub async fn delete_account(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    id: Uuid,
+) -> CommandResult<Account> {
     let vault = state.vault()?;
-    blocking(move || Ok(vault.delete(id)?)).await
+    let removed = blocking(move || Ok(vault.delete(id)?)).await?;
+    tray::refresh(&app);
+    Ok(removed)
+}
+
+#[tauri::command]
+pub async fn edit_account(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    id: Uuid,
+    edit: AccountEdit,
+) -> CommandResult<Account> {
+    let vault = state.vault()?;
+    let edited = blocking(move || Ok(vault.edit(id, &edit)?)).await?;
+    tray::refresh(&app);
+    Ok(edited)
+}
+
+#[tauri::command]
+pub async fn reorder_accounts(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    ids: Vec<Uuid>,
+) -> CommandResult<()> {
+    let vault = state.vault()?;
+    blocking(move || Ok(vault.reorder(&ids)?)).await?;
+    tray::refresh(&app);
+    Ok(())
 }
 
 #[tauri::command]
 pub async fn codes(state: State<'_, AppState>) -> CommandResult<CodesView> {
-    let vault: Arc<Vault> = state.vault()?;
+    let vault = state.vault()?;
     blocking(move || {
         let all = vault.codes(unix_now())?;
         Ok(CodesView {
@@ -93,7 +123,31 @@ pub async fn codes(state: State<'_, AppState>) -> CommandResult<CodesView> {
     .await
 }
 
-async fn blocking<T: Send + 'static>(
+/// HOTP: the counter moves on (and is saved) before the new code is returned.
+#[tauri::command]
+pub async fn next_hotp(state: State<'_, AppState>, id: Uuid) -> CommandResult<Code> {
+    let vault = state.vault()?;
+    blocking(move || Ok(vault.next_hotp(id)?)).await
+}
+
+/// Copies the account's current code; it is cleared later if still on the clipboard.
+#[tauri::command]
+pub async fn copy_code(state: State<'_, AppState>, id: Uuid) -> CommandResult<()> {
+    crate::copy::copy_current_code(&state, id).await
+}
+
+#[tauri::command]
+pub async fn get_settings(state: State<'_, AppState>) -> CommandResult<Settings> {
+    Ok(state.settings())
+}
+
+#[tauri::command]
+pub async fn save_settings(state: State<'_, AppState>, settings: Settings) -> CommandResult<Settings> {
+    state.save_settings(settings)?;
+    Ok(state.settings())
+}
+
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> CommandResult<T> + Send + 'static,
 ) -> CommandResult<T> {
     tauri::async_runtime::spawn_blocking(work)

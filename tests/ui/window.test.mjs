@@ -4,12 +4,25 @@ import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execFileSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { openApp, screenshot, startDriver } from "./driver.mjs";
 import { base32Decode, totp } from "./totp.mjs";
 
 const SECRET = "JBSWY3DPEHPK3PXP"; // an 80-bit secret, as many services issue
 const URI = `otpauth://totp/Example%20Corp:alice%40example.com?secret=${SECRET}&issuer=Example%20Corp`;
+
+/** What the X clipboard offers for `target` (read with xclip, independently of the app). */
+function clipboard(target) {
+  try {
+    return execFileSync("xclip", ["-o", "-selection", "clipboard", "-t", target], {
+      encoding: "utf8",
+      timeout: 5_000,
+    });
+  } catch {
+    return ""; // nothing on the clipboard (or nobody owns it any more)
+  }
+}
 
 /** The element's text once it has some (it can exist a frame before it is laid out). */
 async function textOf(browser, selector) {
@@ -100,6 +113,80 @@ describe("the Countersign window", () => {
     }
   });
 
+  test("a click copies the code to the clipboard, marked secret, and clears it later", async () => {
+    const browser = await openApp(dataDir);
+    try {
+      await (await browser.$('[data-testid="settings"]')).waitForExist({ timeout: 15_000 });
+      // A short clear delay so the test can watch it happen.
+      await (await browser.$('[data-testid="settings"]')).click();
+      const clear = await browser.$('[data-testid="settings-clear"]');
+      await clear.waitForExist({ timeout: 5_000 });
+      await clear.setValue("3");
+      await (await browser.$('[data-testid="settings-save"]')).click();
+
+      const shown = await readFreshCode(browser);
+      await (await browser.$('[data-testid="copy"]')).click();
+      await (await browser.$('[data-testid="copied"]')).waitForExist({ timeout: 5_000 });
+      assert.equal(clipboard("text/plain").trim(), shown.code);
+      assert.match(clipboard("TARGETS"), /x-kde-passwordManagerHint/);
+      await screenshot(browser, "04-copied");
+      await browser.waitUntil(async () => clipboard("text/plain").trim() === "", {
+        timeout: 8_000,
+        interval: 250,
+        timeoutMsg: "the copied code was not cleared",
+      });
+    } finally {
+      await browser.deleteSession();
+    }
+  });
+
+  test("search filters, pin and rename persist", async () => {
+    const browser = await openApp(dataDir);
+    try {
+      const input = await browser.$('[data-testid="uri-input"]');
+      await input.waitForExist({ timeout: 15_000 });
+      await input.setValue(`otpauth://totp/GitHub:bob?secret=${SECRET}&issuer=GitHub`);
+      await (await browser.$('[data-testid="add-button"]')).click();
+      await browser.waitUntil(async () => (await browser.$$('[data-testid="account"]')).length === 2);
+
+      const search = await browser.$('[data-testid="search"]');
+      await search.setValue("git");
+      await browser.waitUntil(async () => (await browser.$$('[data-testid="account"]')).length === 1);
+      assert.equal(await textOf(browser, '[data-testid="issuer"]'), "GitHub");
+      await search.setValue("nothing-like-this");
+      await (await browser.$('[data-testid="no-match"]')).waitForExist({ timeout: 5_000 });
+      await search.clearValue();
+      await browser.waitUntil(async () => (await browser.$$('[data-testid="account"]')).length === 2);
+
+      // Pin the second account: it moves to the top.
+      const rows = await browser.$$('[data-testid="account"]');
+      await (await rows[1].$('[data-testid="pin"]')).click();
+      await browser.waitUntil(async () =>
+        (await (await browser.$('[data-testid="account"] [data-testid="issuer"]')).getProperty("textContent")).includes("GitHub"),
+      );
+      // Rename it.
+      await (await browser.$('[data-testid="account"] [data-testid="edit"]')).click();
+      const name = await browser.$('[data-testid="edit-name"]');
+      await name.waitForExist({ timeout: 5_000 });
+      await name.setValue("robert");
+      await (await browser.$('[data-testid="edit-save"]')).click();
+      await browser.waitUntil(async () => (await textOf(browser, '[data-testid="name"]')) === "robert");
+      await screenshot(browser, "05-pinned-renamed");
+    } finally {
+      await browser.deleteSession();
+    }
+    const again = await openApp(dataDir);
+    try {
+      assert.equal(await textOf(again, '[data-testid="name"]'), "robert");
+      // Remove the extra account so the next test starts from one.
+      await (await again.$('[data-testid="account"] [data-testid="delete"]')).click();
+      await (await again.$('[data-testid="confirm-delete"]')).click();
+      await again.waitUntil(async () => (await again.$$('[data-testid="account"]')).length === 1);
+    } finally {
+      await again.deleteSession();
+    }
+  });
+
   test("deleting asks first, then removes the account for good", async () => {
     let browser = await openApp(dataDir);
     try {
@@ -139,7 +226,7 @@ describe("without a keychain", () => {
       await banner.waitForExist({ timeout: 15_000 });
       assert.equal(await banner.getAttribute("data-code"), "keychain_unavailable");
       assert.match(await banner.getText(), /D-Bus/);
-      await screenshot(browser, "04-no-keychain");
+      await screenshot(browser, "06-no-keychain");
     } finally {
       await browser.deleteSession();
     }

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod push;
+
 use clap::{Parser, Subcommand};
 use countersign_core::profile::{DATA_DIR_ENV, Profile};
 use countersign_core::vault::{Vault, unix_now};
@@ -38,6 +40,8 @@ enum Command {
     Code { account: String },
     /// Delete an account and its secret.
     Delete { account: String },
+    /// This machine as a Verify push factor: enroll, list, answer challenges.
+    Push(push::PushArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +86,7 @@ fn run(cli: Cli) -> Result<()> {
             vault.delete(account.id)?;
             println!("deleted\t{}\t{}", account.id, account.display_name());
         }
+        Command::Push(args) => push::run(&profile, args)?,
     }
     Ok(())
 }

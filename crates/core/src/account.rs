@@ -18,6 +18,47 @@ pub struct Account {
     pub created_at: i64,
     #[serde(default)]
     pub pinned: bool,
+    /// Icon chosen by the user (an icon-set slug such as "github"); `None` = derive from the
+    /// issuer, with a lettered fallback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon: Option<String>,
+}
+
+/// A change the user makes to an account; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AccountEdit {
+    pub issuer: Option<String>,
+    pub name: Option<String>,
+    pub pinned: Option<bool>,
+    /// `Some("")` clears a chosen icon.
+    pub icon: Option<String>,
+}
+
+impl AccountEdit {
+    /// Applies the edit; refuses an empty name (every account needs something to call it).
+    pub fn apply(&self, account: &mut Account) -> crate::Result<()> {
+        if let Some(name) = &self.name {
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(crate::Error::InvalidAccount {
+                    field: "name",
+                    reason: "the account name cannot be empty".into(),
+                });
+            }
+            account.name = name.to_string();
+        }
+        if let Some(issuer) = &self.issuer {
+            account.issuer = issuer.trim().to_string();
+        }
+        if let Some(pinned) = self.pinned {
+            account.pinned = pinned;
+        }
+        if let Some(icon) = &self.icon {
+            let icon = icon.trim();
+            account.icon = (!icon.is_empty()).then(|| icon.to_string());
+        }
+        Ok(())
+    }
 }
 
 impl Account {

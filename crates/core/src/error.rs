@@ -64,8 +64,101 @@ pub enum Error {
         message: String,
     },
 
+    /// The system clipboard could not be used (no display, no clipboard owner...).
+    #[error("the clipboard is unavailable: {0}")]
+    ClipboardUnavailable(String),
+
     #[error("invalid server configuration: {0}")]
     InvalidServerConfig(String),
+
+    /// The server did not answer in time.
+    #[error("{url} did not answer in time; check the connection and retry")]
+    NetworkTimeout { url: String },
+
+    /// No connection could be made (offline, DNS, refused).
+    #[error("cannot reach {url}: {reason}")]
+    NetworkUnreachable { url: String, reason: String },
+
+    /// The TLS handshake failed (untrusted or invalid certificate, protocol mismatch).
+    #[error("secure connection to {url} failed: {reason}")]
+    Tls { url: String, reason: String },
+
+    /// The server kept asking us to slow down.
+    #[error("the server is busy; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+
+    /// The device's signed requests are refused even after correcting the clock: the factor
+    /// was deleted on the server, or its key no longer matches.
+    #[error("the server no longer accepts this device for {factor}; remove it and enroll again")]
+    DeviceUnauthorized { factor: String },
+
+    /// A `countersign://enroll` link is malformed.
+    #[error("invalid enrollment link: {0}")]
+    InvalidEnrollLink(String),
+
+    #[error("no push enrollment matches {0:?}")]
+    EnrollmentNotFound(String),
+
+    #[error("{0:?} matches more than one push enrollment; use its id")]
+    AmbiguousEnrollment(String),
+
+    /// The enrollment has not finished (or is being removed), so it cannot answer challenges.
+    #[error("the push enrollment {0} is not finished")]
+    EnrollmentIncomplete(String),
+
+    /// The private key of an enrollment is not in the keychain (wiped keychain, reinstall).
+    #[error("the key of push enrollment {0} is missing from the OS keychain; enroll again")]
+    PushKeyMissing(String),
+
+    #[error("no challenge {0} for this device")]
+    ChallengeNotFound(String),
+
+    /// The challenge belongs to another factor than the one asked to answer it.
+    #[error("challenge {0} is for another device; it was not answered")]
+    ChallengeWrongFactor(String),
+
+    #[error("this request has expired; ask for a new one")]
+    ChallengeExpired,
+
+    #[error("this request was already {status}")]
+    ChallengeAlreadyAnswered { status: String },
+
+    /// The server refused our signature (its copy of the request differs from ours, or the
+    /// key does not match).
+    #[error("the server rejected the answer: the request may have been altered")]
+    ChallengeVerificationFailed,
+
+    /// The fetched challenge cannot be signed as the server asks.
+    #[error("the request cannot be answered: {0}")]
+    ChallengeUnsignable(String),
+
+    /// The server accepted the answer but the challenge shows another status afterwards.
+    #[error("the answer was sent but the request still shows {status}")]
+    ChallengeNotUpdated { status: String },
+
+    /// The file is none of the formats Countersign imports.
+    #[error("this file is not a format Countersign can import: {0}")]
+    ImportUnrecognized(String),
+
+    /// The file is encrypted and no password was given.
+    #[error("this {format} file is encrypted; a password is needed to import it")]
+    ImportPasswordRequired { format: &'static str },
+
+    /// The password does not open the file (or the file was altered).
+    #[error("the password does not open this {format} file (or the file was altered)")]
+    ImportWrongPassword { format: &'static str },
+
+    /// The file is of a known format but damaged or truncated as a whole.
+    #[error("this {format} file is damaged: {reason}")]
+    ImportCorrupt { format: &'static str, reason: String },
+
+    /// The file is of a known format but in a variant that cannot be imported.
+    #[error("this {format} file cannot be imported: {reason}")]
+    ImportUnsupported { format: &'static str, reason: String },
+
+    /// Encryption for an export failed (no randomness from the OS, or a cipher error).
+    #[error("encrypting the export failed: {0}")]
+    ExportFailed(String),
 }
 
 impl Error {
@@ -86,7 +179,31 @@ impl Error {
             Error::NoDataDir => "no_data_dir",
             Error::Network { .. } => "network_error",
             Error::Api { .. } => "api_error",
+            Error::ClipboardUnavailable(_) => "clipboard_unavailable",
             Error::InvalidServerConfig(_) => "invalid_server_config",
+            Error::NetworkTimeout { .. } => "network_timeout",
+            Error::NetworkUnreachable { .. } => "network_unreachable",
+            Error::Tls { .. } => "tls_error",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::DeviceUnauthorized { .. } => "device_unauthorized",
+            Error::InvalidEnrollLink(_) => "invalid_enroll_link",
+            Error::EnrollmentNotFound(_) => "enrollment_not_found",
+            Error::AmbiguousEnrollment(_) => "ambiguous_enrollment",
+            Error::EnrollmentIncomplete(_) => "enrollment_incomplete",
+            Error::PushKeyMissing(_) => "push_key_missing",
+            Error::ChallengeNotFound(_) => "challenge_not_found",
+            Error::ChallengeWrongFactor(_) => "challenge_wrong_factor",
+            Error::ChallengeExpired => "challenge_expired",
+            Error::ChallengeAlreadyAnswered { .. } => "challenge_already_answered",
+            Error::ChallengeVerificationFailed => "challenge_verification_failed",
+            Error::ChallengeUnsignable(_) => "challenge_unsignable",
+            Error::ChallengeNotUpdated { .. } => "challenge_not_updated",
+            Error::ImportUnrecognized(_) => "import_unrecognized",
+            Error::ImportPasswordRequired { .. } => "import_password_required",
+            Error::ImportWrongPassword { .. } => "import_wrong_password",
+            Error::ImportCorrupt { .. } => "import_corrupt",
+            Error::ImportUnsupported { .. } => "import_unsupported",
+            Error::ExportFailed(_) => "export_failed",
         }
     }
 

@@ -6,14 +6,23 @@
 //! - [`vault`]: accounts = metadata + keychain secret, kept consistent.
 //! - [`profile`]: where a profile's data lives and how its keychain entries are namespaced.
 //! - [`verify`]: the HTTPS client for Verify-compatible servers.
+//! - [`push`]: this desktop as a Verify push factor: enrollment, challenges, polling.
+//! - [`import`] / [`export`]: accounts from other authenticators' exports, and our
+//!   encrypted backup, Aegis-compatible and plain exports.
 
 pub mod account;
+pub mod clipboard;
+mod atomic_file;
 pub mod error;
+pub mod export;
+pub mod import;
 pub mod keychain;
 pub mod otp;
 pub mod otpauth;
 pub mod profile;
+pub mod push;
 pub mod secret;
+pub mod settings;
 pub mod store;
 pub mod vault;
 pub mod verify;

@@ -5,13 +5,13 @@
 //! fsync of the directory. A reader sees the old file or the new one, never a mix.
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::account::Account;
+use crate::atomic_file;
 use crate::error::{Error, Result};
 
 const FILE_NAME: &str = "accounts.json";
@@ -80,20 +80,7 @@ impl AccountStore {
     }
 
     fn lock(&self, exclusive: bool) -> Result<File> {
-        let path = self.dir.join(LOCK_NAME);
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
-        let locked = if exclusive {
-            file.lock()
-        } else {
-            file.lock_shared()
-        };
-        locked.map_err(|e| Error::io(&path, e))?;
-        Ok(file)
+        atomic_file::lock(&self.dir.join(LOCK_NAME), exclusive)
     }
 
     fn read(&self) -> Result<StoreFile> {
@@ -121,23 +108,7 @@ impl AccountStore {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        let mut temp = tempfile::Builder::new()
-            .prefix(".accounts.")
-            .suffix(".tmp")
-            .tempfile_in(&self.dir)
-            .map_err(|e| Error::io(&self.dir, e))?;
-        temp.write_all(&json)
-            .map_err(|e| Error::io(temp.path(), e))?;
-        temp.as_file()
-            .sync_all()
-            .map_err(|e| Error::io(temp.path(), e))?;
-        temp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
-        // The rename is only durable once the directory entry is.
-        #[cfg(unix)]
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| Error::io(&self.dir, e))?;
-        Ok(())
+        atomic_file::write(&self.dir, &path, &json)
     }
 }
 
@@ -154,6 +125,7 @@ mod tests {
             otp: OtpParams::totp_default(),
             created_at: 0,
             pinned: false,
+            icon: None,
         }
     }
 

@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::account::Account;
+use crate::account::{Account, AccountEdit};
 use crate::error::{Error, Result};
 use crate::keychain::{SecretKey, SecretKind, SecretStore};
 use crate::otp::{self, OtpKind};
@@ -85,6 +85,7 @@ impl Vault {
             otp: parsed.params.clone(),
             created_at: unix_now() as i64,
             pinned: false,
+            icon: None,
         };
         let key = SecretKey::otp(account.id);
         self.secrets
@@ -130,6 +131,46 @@ impl Vault {
         self.lock_cache().remove(&id);
         self.secrets.delete(SecretKey::otp(id))?;
         Ok(removed)
+    }
+
+    /// Renames, pins or re-icons an account. The keychain entry is keyed by id, so it needs
+    /// no change.
+    pub fn edit(&self, id: Uuid, edit: &AccountEdit) -> Result<Account> {
+        self.store.update(|file| {
+            let account = file
+                .accounts
+                .iter_mut()
+                .find(|a| a.id == id)
+                .ok_or_else(|| Error::AccountNotFound(id.to_string()))?;
+            edit.apply(account)?;
+            Ok(account.clone())
+        })
+    }
+
+    /// Puts the accounts in the order of `ids`, which must name every account exactly once.
+    pub fn reorder(&self, ids: &[Uuid]) -> Result<()> {
+        self.store.update(|file| {
+            let mut ordered = Vec::with_capacity(file.accounts.len());
+            for id in ids {
+                let index = file
+                    .accounts
+                    .iter()
+                    .position(|a| a.id == *id)
+                    .ok_or_else(|| Error::AccountNotFound(id.to_string()))?;
+                ordered.push(file.accounts.swap_remove(index));
+            }
+            if !file.accounts.is_empty() {
+                return Err(Error::InvalidAccount {
+                    field: "order",
+                    reason: format!(
+                        "the new order leaves out {} account(s)",
+                        file.accounts.len()
+                    ),
+                });
+            }
+            file.accounts = ordered;
+            Ok(())
+        })
     }
 
     /// The current code of an account (for HOTP: the code at its stored counter).

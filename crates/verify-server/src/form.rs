@@ -57,10 +57,6 @@ impl Params {
             .collect()
     }
 
-    pub fn has(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
     /// Required non-empty string of at most `max` chars.
     pub fn required(&self, name: &str, max: usize) -> Result<&str, ApiError> {
         match self.get(name) {

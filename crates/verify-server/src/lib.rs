@@ -10,9 +10,6 @@
 //! # Ok(()) }
 //! ```
 
-// TEMPORARY while the remaining routes are filled in.
-#![allow(dead_code)]
-
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

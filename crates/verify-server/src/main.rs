@@ -1,5 +1,8 @@
-//! `verify-server` binary: see `--help`. Prints machine-readable
-//! `key: value` lines on stdout (see README section in lib docs).
+//! `verify-server` binary: see `--help`. On start it prints, one per line,
+//! `ca: <path>`, `account_sid: AC…`, `auth_token: …` (only when generated
+//! on this start), `service_sid: VA…` and `demo: <url>` (only with
+//! `--demo`), and last `listening: https://127.0.0.1:PORT` once the socket
+//! accepts connections. Tests parse these lines.
 
 use std::io::Write;
 use std::net::SocketAddr;

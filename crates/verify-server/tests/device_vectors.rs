@@ -8,7 +8,8 @@ use p256::ecdsa::SigningKey;
 const D: &str = "C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721";
 
 fn device() -> Device {
-    let key = SigningKey::from_slice(&data_encoding::HEXUPPER.decode(D.as_bytes()).unwrap()).unwrap();
+    let key =
+        SigningKey::from_slice(&data_encoding::HEXUPPER.decode(D.as_bytes()).unwrap()).unwrap();
     let mut d = Device::from_key(key, "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
     d.factor_sid = "YF0123456789abcdef0123456789abcdef".into();
     d.credential_sid = "credential_sid_example".into();
@@ -40,7 +41,10 @@ fn device_jwt_and_authorization_header() {
         jwt,
         "eyJjdHkiOiJ0d2lsaW8tcGJhO3Y9MSIsImtpZCI6ImNyZWRlbnRpYWxfc2lkX2V4YW1wbGUiLCJ0eXAiOiJKV1QiLCJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJBQ2FhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhIiwiZXhwIjoxNzAwMDAwNjAwLCJuYmYiOjE3MDAwMDAwMDB9.sZ--MjcwK_Ld-4WGOVeyOPpRSmHOxMwkXv1W0ur73kmoSGBtXsBOMgoEfya2QS-F8bSaN7jlEuIEj4ggs6D1_w"
     );
-    let header = format!("Basic {}", data_encoding::BASE64.encode(format!("token:{jwt}").as_bytes()));
+    let header = format!(
+        "Basic {}",
+        data_encoding::BASE64.encode(format!("token:{jwt}").as_bytes())
+    );
     assert_eq!(
         header,
         "Basic dG9rZW46ZXlKamRIa2lPaUowZDJsc2FXOHRjR0poTzNZOU1TSXNJbXRwWkNJNkltTnlaV1JsYm5ScFlXeGZjMmxrWDJWNFlXMXdiR1VpTENKMGVYQWlPaUpLVjFRaUxDSmhiR2NpT2lKRlV6STFOaUo5LmV5SnpkV0lpT2lKQlEyRmhZV0ZoWVdGaFlXRmhZV0ZoWVdGaFlXRmhZV0ZoWVdGaFlXRmhZV0ZoSWl3aVpYaHdJam94TnpBd01EQXdOakF3TENKdVltWWlPakUzTURBd01EQXdNREI5LnNaLS1NamN3S19MZC00V0dPVmV5T1BwUlNtSE94TXdrWHYxVzB1cjcza21vU0dCdFhzQk9NZ29FZnlhMlFTLUY4YlNhTjdqbEV1SUVqNGdnczZEMV93"

@@ -9,21 +9,68 @@ use reqwest::{Method, StatusCode};
 const ID: &str = "user-0001-alice";
 
 const NEW_FACTOR_FIELDS: &[&str] = &[
-    "sid", "account_sid", "service_sid", "entity_sid", "identity", "binding", "options",
-    "date_created", "date_updated", "friendly_name", "status", "factor_type", "config", "metadata", "url",
+    "sid",
+    "account_sid",
+    "service_sid",
+    "entity_sid",
+    "identity",
+    "binding",
+    "options",
+    "date_created",
+    "date_updated",
+    "friendly_name",
+    "status",
+    "factor_type",
+    "config",
+    "metadata",
+    "url",
 ];
 const FACTOR_FIELDS: &[&str] = &[
-    "sid", "account_sid", "service_sid", "entity_sid", "identity", "date_created", "date_updated",
-    "friendly_name", "status", "factor_type", "config", "metadata", "url",
+    "sid",
+    "account_sid",
+    "service_sid",
+    "entity_sid",
+    "identity",
+    "date_created",
+    "date_updated",
+    "friendly_name",
+    "status",
+    "factor_type",
+    "config",
+    "metadata",
+    "url",
 ];
 const CHALLENGE_FIELDS: &[&str] = &[
-    "sid", "account_sid", "service_sid", "entity_sid", "identity", "factor_sid", "date_created",
-    "date_updated", "date_responded", "expiration_date", "status", "responded_reason", "details",
-    "hidden_details", "metadata", "factor_type", "url", "links",
+    "sid",
+    "account_sid",
+    "service_sid",
+    "entity_sid",
+    "identity",
+    "factor_sid",
+    "date_created",
+    "date_updated",
+    "date_responded",
+    "expiration_date",
+    "status",
+    "responded_reason",
+    "details",
+    "hidden_details",
+    "metadata",
+    "factor_type",
+    "url",
+    "links",
 ];
 const ACCESS_TOKEN_FIELDS: &[&str] = &[
-    "sid", "account_sid", "service_sid", "entity_identity", "factor_type", "factor_friendly_name",
-    "token", "url", "ttl", "date_created",
+    "sid",
+    "account_sid",
+    "service_sid",
+    "entity_identity",
+    "factor_type",
+    "factor_friendly_name",
+    "token",
+    "url",
+    "ttl",
+    "date_created",
 ];
 
 #[tokio::test]
@@ -34,14 +81,27 @@ async fn enrol_verify_and_approve_push() {
     let at = t
         .post(
             &format!("/v2/Services/{svc}/AccessTokens"),
-            &[("Identity", ID), ("FactorType", "push"), ("FactorFriendlyName", "Laptop"), ("Ttl", "120")],
+            &[
+                ("Identity", ID),
+                ("FactorType", "push"),
+                ("FactorFriendlyName", "Laptop"),
+                ("Ttl", "120"),
+            ],
         )
         .await;
     assert_eq!(at.status, StatusCode::CREATED);
     assert_keys(&at.json, ACCESS_TOKEN_FIELDS);
     assert_sid(&at.json["sid"], "YK");
     assert_eq!(at.json["ttl"], 120);
-    let fetched = t.get(&format!("/v2/Services/{svc}/AccessTokens/{}", at.json["sid"].as_str().unwrap()), &[]).await;
+    let fetched = t
+        .get(
+            &format!(
+                "/v2/Services/{svc}/AccessTokens/{}",
+                at.json["sid"].as_str().unwrap()
+            ),
+            &[],
+        )
+        .await;
     assert_eq!(fetched.json, at.json);
 
     let (d, r) = t.create_push(&svc, ID).await;
@@ -54,7 +114,16 @@ async fn enrol_verify_and_approve_push() {
     assert_eq!(r.json["binding"]["public_key"], d.public_key_b64());
     assert!(r.json["options"].is_null());
     assert_eq!(r.json["metadata"]["os"], "Linux");
-    assert_keys(&r.json["config"], &["sdk_version", "app_id", "notification_platform", "notification_token", "credential_sid"]);
+    assert_keys(
+        &r.json["config"],
+        &[
+            "sdk_version",
+            "app_id",
+            "notification_platform",
+            "notification_token",
+            "credential_sid",
+        ],
+    );
     assert_eq!(r.json["config"]["notification_platform"], "none");
     let factor_path = format!("{}/Factors/{}", ent(&svc, ID), d.factor_sid);
 
@@ -66,17 +135,41 @@ async fn enrol_verify_and_approve_push() {
     // Unverified factors cannot be challenged (60318) nor used for challenge ops (60383).
     let c = t.push_challenge(&svc, ID, &d.factor_sid).await;
     assert_error(&c, 403, 60318);
-    let l = t.dev(&d, Method::GET, &format!("{}/Challenges", ent(&svc, ID)), &[]).await;
+    let l = t
+        .dev(
+            &d,
+            Method::GET,
+            &format!("{}/Challenges", ent(&svc, ID)),
+            &[],
+        )
+        .await;
     assert_error(&l, 403, 60383);
 
     // Wrong verification signature → 60311; right one → verified.
-    let bad = t.dev(&d, Method::POST, &factor_path, &[("AuthPayload", &d.sign_der_b64("YFother"))]).await;
+    let bad = t
+        .dev(
+            &d,
+            Method::POST,
+            &factor_path,
+            &[("AuthPayload", &d.sign_der_b64("YFother"))],
+        )
+        .await;
     assert_error(&bad, 403, 60311);
-    let ok = t.dev(&d, Method::POST, &factor_path, &[("AuthPayload", &d.sign_der_b64(&d.factor_sid))]).await;
+    let ok = t
+        .dev(
+            &d,
+            Method::POST,
+            &factor_path,
+            &[("AuthPayload", &d.sign_der_b64(&d.factor_sid))],
+        )
+        .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.json);
     assert_keys(&ok.json, FACTOR_FIELDS);
     assert_eq!(ok.json["status"], "verified");
-    assert_eq!(ok.json["config"]["credential_sid"], d.credential_sid.as_str());
+    assert_eq!(
+        ok.json["config"]["credential_sid"],
+        d.credential_sid.as_str()
+    );
 
     // Device fetches its service and factor with a JWT.
     let s = t.dev(&d, Method::GET, &t.svc(&svc), &[]).await;
@@ -100,11 +193,24 @@ async fn enrol_verify_and_approve_push() {
     assert_eq!(time_of(&c.json["expiration_date"]) - created, 300);
     let ch_sid = c.json["sid"].as_str().unwrap().to_string();
     let ch_path = format!("{}/Challenges/{ch_sid}", ent(&svc, ID));
-    assert_eq!(c.json["links"]["notifications"], t.url(&format!("{ch_path}/Notifications")));
+    assert_eq!(
+        c.json["links"]["notifications"],
+        t.url(&format!("{ch_path}/Notifications"))
+    );
 
     // Device lists pending challenges (SDK polling parameters).
     let l = t
-        .dev(&d, Method::GET, &format!("{}/Challenges", ent(&svc, ID)), &[("FactorSid", &d.factor_sid), ("Status", "pending"), ("PageSize", "10"), ("Order", "desc")])
+        .dev(
+            &d,
+            Method::GET,
+            &format!("{}/Challenges", ent(&svc, ID)),
+            &[
+                ("FactorSid", &d.factor_sid),
+                ("Status", "pending"),
+                ("PageSize", "10"),
+                ("Order", "desc"),
+            ],
+        )
         .await;
     assert_eq!(l.status, StatusCode::OK, "{}", l.json);
     assert_eq!(l.json["challenges"][0]["sid"], ch_sid.as_str());
@@ -113,7 +219,10 @@ async fn enrol_verify_and_approve_push() {
 
     // Fetch carries the signature-fields header, without spaces.
     let f = t.dev(&d, Method::GET, &ch_path, &[]).await;
-    let fields = f.headers["twilio-verify-signature-fields"].to_str().unwrap().to_string();
+    let fields = f.headers["twilio-verify-signature-fields"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(!fields.contains(' '));
     for k in fields.split(',') {
         assert!(f.json.get(k).is_some(), "{k}");
@@ -122,12 +231,39 @@ async fn enrol_verify_and_approve_push() {
     // A tampered field fails (60324); a good approval succeeds.
     let mut tampered = f.json.clone();
     tampered["details"]["message"] = "something else".into();
-    let bad = t.dev(&d, Method::POST, &ch_path, &[("AuthPayload", &d.approval_jwt(&tampered, &fields, "approved"))]).await;
+    let bad = t
+        .dev(
+            &d,
+            Method::POST,
+            &ch_path,
+            &[(
+                "AuthPayload",
+                &d.approval_jwt(&tampered, &fields, "approved"),
+            )],
+        )
+        .await;
     assert_error(&bad, 403, 60324);
     let other = Device::random(t.server.account_sid());
-    let bad = t.dev(&d, Method::POST, &ch_path, &[("AuthPayload", &other.approval_jwt(&f.json, &fields, "approved"))]).await;
+    let bad = t
+        .dev(
+            &d,
+            Method::POST,
+            &ch_path,
+            &[(
+                "AuthPayload",
+                &other.approval_jwt(&f.json, &fields, "approved"),
+            )],
+        )
+        .await;
     assert_error(&bad, 403, 60324);
-    let bad = t.dev(&d, Method::POST, &ch_path, &[("AuthPayload", &d.approval_jwt(&f.json, &fields, "maybe"))]).await;
+    let bad = t
+        .dev(
+            &d,
+            Method::POST,
+            &ch_path,
+            &[("AuthPayload", &d.approval_jwt(&f.json, &fields, "maybe"))],
+        )
+        .await;
     assert_error(&bad, 403, 60324);
 
     let a = t.answer(&d, &svc, ID, &ch_sid, "approved").await;
@@ -136,10 +272,20 @@ async fn enrol_verify_and_approve_push() {
     assert_ts(&a.json["date_responded"]);
     let again = t.get(&ch_path, &[]).await;
     assert_eq!(again.json["status"], "approved");
-    assert!(again.headers.get("twilio-verify-signature-fields").is_none());
+    assert!(
+        again
+            .headers
+            .get("twilio-verify-signature-fields")
+            .is_none()
+    );
     // Answering twice → 60322.
     let jwt = d.approval_jwt(&f.json, &fields, "denied");
-    assert_error(&t.dev(&d, Method::POST, &ch_path, &[("AuthPayload", &jwt)]).await, 403, 60322);
+    assert_error(
+        &t.dev(&d, Method::POST, &ch_path, &[("AuthPayload", &jwt)])
+            .await,
+        403,
+        60322,
+    );
 
     // Deny path.
     let c2 = t.push_challenge(&svc, ID, &d.factor_sid).await;
@@ -148,8 +294,15 @@ async fn enrol_verify_and_approve_push() {
     assert_eq!(dn.json["status"], "denied");
 
     // Device deletes its factor; its JWT then stops working (401).
-    assert_eq!(t.dev(&d, Method::DELETE, &factor_path, &[]).await.status, StatusCode::NO_CONTENT);
-    assert_error(&t.dev(&d, Method::DELETE, &factor_path, &[]).await, 401, 20003);
+    assert_eq!(
+        t.dev(&d, Method::DELETE, &factor_path, &[]).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_error(
+        &t.dev(&d, Method::DELETE, &factor_path, &[]).await,
+        401,
+        20003,
+    );
     assert_error(&t.get(&factor_path, &[]).await, 404, 60390);
     assert_error(&t.get(&ch_path, &[]).await, 404, 60391);
     t.server.shutdown().await;
@@ -180,7 +333,10 @@ async fn device_jwt_rules() {
     assert!(httpdate::parse_http_date(expired.headers["date"].to_str().unwrap()).is_ok());
     assert_error(&call(d.device_jwt_at(now() + 1000)).await, 401, 20003);
     // Within leeway is fine.
-    assert_eq!(call(d.device_jwt_at(now() - 620)).await.status, StatusCode::OK);
+    assert_eq!(
+        call(d.device_jwt_at(now() - 620)).await.status,
+        StatusCode::OK
+    );
     // Wrong sub, wrong kid, wrong key, missing cty.
     let mut wrong_sub = Device::from_key(d.key.clone(), "ACffffffffffffffffffffffffffffffff");
     wrong_sub.credential_sid = d.credential_sid.clone();
@@ -189,8 +345,16 @@ async fn device_jwt_rules() {
     wrong_key.credential_sid = d.credential_sid.clone();
     assert_error(&call(wrong_key.device_jwt()).await, 401, 20003);
     let no_cty = d.jws(
-        &format!(r#"{{"kid":"{}","typ":"JWT","alg":"ES256"}}"#, d.credential_sid),
-        &format!(r#"{{"sub":"{}","exp":{},"nbf":{}}}"#, t.server.account_sid(), now() + 600, now()),
+        &format!(
+            r#"{{"kid":"{}","typ":"JWT","alg":"ES256"}}"#,
+            d.credential_sid
+        ),
+        &format!(
+            r#"{{"sub":"{}","exp":{},"nbf":{}}}"#,
+            t.server.account_sid(),
+            now() + 600,
+            now()
+        ),
     );
     assert_error(&call(no_cty).await, 401, 20003);
     let garbage = call("a.b.c".into()).await;
@@ -202,14 +366,46 @@ async fn device_jwt_rules() {
     assert_error(&r, 401, 20003);
     let other_id = "user-0002-bob";
     let d2 = t.enroll_push(&svc, other_id).await;
-    let r = t.dev(&d, Method::GET, &format!("{}/Factors/{}", ent(&svc, other_id), d2.factor_sid), &[]).await;
+    let r = t
+        .dev(
+            &d,
+            Method::GET,
+            &format!("{}/Factors/{}", ent(&svc, other_id), d2.factor_sid),
+            &[],
+        )
+        .await;
     assert_error(&r, 401, 20003);
     let c = t.push_challenge(&svc, other_id, &d2.factor_sid).await;
-    let r = t.dev(&d, Method::GET, &format!("{}/Challenges/{}", ent(&svc, other_id), c.json["sid"].as_str().unwrap()), &[]).await;
+    let r = t
+        .dev(
+            &d,
+            Method::GET,
+            &format!(
+                "{}/Challenges/{}",
+                ent(&svc, other_id),
+                c.json["sid"].as_str().unwrap()
+            ),
+            &[],
+        )
+        .await;
     assert_error(&r, 401, 20003);
     // Device credentials cannot reach backend-only routes.
-    assert_error(&t.dev(&d, Method::GET, "/v2/Services", &[]).await, 401, 20003);
-    assert_error(&t.dev(&d, Method::POST, &format!("{}/Challenges", ent(&svc, ID)), &[("FactorSid", &d.factor_sid)]).await, 401, 20003);
+    assert_error(
+        &t.dev(&d, Method::GET, "/v2/Services", &[]).await,
+        401,
+        20003,
+    );
+    assert_error(
+        &t.dev(
+            &d,
+            Method::POST,
+            &format!("{}/Challenges", ent(&svc, ID)),
+            &[("FactorSid", &d.factor_sid)],
+        )
+        .await,
+        401,
+        20003,
+    );
     t.server.shutdown().await;
 }
 
@@ -219,10 +415,36 @@ async fn access_token_rules() {
     let svc = t.service("Tokens").await;
     let path = format!("/v2/Services/{svc}/AccessTokens");
     assert_error(&t.post(&path, &[("FactorType", "push")]).await, 400, 60305);
-    assert_error(&t.post(&path, &[("Identity", ID), ("FactorType", "totp")]).await, 400, 60305);
-    assert_error(&t.post(&path, &[("Identity", ID), ("FactorType", "push"), ("Ttl", "30")]).await, 400, 60305);
-    assert_error(&t.post(&path, &[("Identity", "short"), ("FactorType", "push")]).await, 400, 60367);
-    assert_error(&t.post("/v2/Services/VA00000000000000000000000000000000/AccessTokens", &[("Identity", ID), ("FactorType", "push")]).await, 404, 20404);
+    assert_error(
+        &t.post(&path, &[("Identity", ID), ("FactorType", "totp")])
+            .await,
+        400,
+        60305,
+    );
+    assert_error(
+        &t.post(
+            &path,
+            &[("Identity", ID), ("FactorType", "push"), ("Ttl", "30")],
+        )
+        .await,
+        400,
+        60305,
+    );
+    assert_error(
+        &t.post(&path, &[("Identity", "short"), ("FactorType", "push")])
+            .await,
+        400,
+        60367,
+    );
+    assert_error(
+        &t.post(
+            "/v2/Services/VA00000000000000000000000000000000/AccessTokens",
+            &[("Identity", ID), ("FactorType", "push")],
+        )
+        .await,
+        404,
+        20404,
+    );
 
     // Bound to its identity, and single-use.
     let token = t.access_token(&svc, ID).await;
@@ -241,13 +463,41 @@ async fn access_token_rules() {
     };
     let f = form(&pk);
     let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let r = t.call(Method::POST, &format!("{}/Factors", ent(&svc, "someone-else")), Auth::Token(&token), &f).await;
+    let r = t
+        .call(
+            Method::POST,
+            &format!("{}/Factors", ent(&svc, "someone-else")),
+            Auth::Token(&token),
+            &f,
+        )
+        .await;
     assert_error(&r, 401, 20003);
-    let r = t.call(Method::POST, &format!("{}/Factors", ent(&svc, ID)), Auth::Token(&token), &f).await;
+    let r = t
+        .call(
+            Method::POST,
+            &format!("{}/Factors", ent(&svc, ID)),
+            Auth::Token(&token),
+            &f,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
-    let r = t.call(Method::POST, &format!("{}/Factors", ent(&svc, ID)), Auth::Token(&token), &f).await;
+    let r = t
+        .call(
+            Method::POST,
+            &format!("{}/Factors", ent(&svc, ID)),
+            Auth::Token(&token),
+            &f,
+        )
+        .await;
     assert_error(&r, 401, 20003);
-    let r = t.call(Method::POST, &format!("{}/Factors", ent(&svc, ID)), Auth::Token("nonsense"), &f).await;
+    let r = t
+        .call(
+            Method::POST,
+            &format!("{}/Factors", ent(&svc, ID)),
+            Auth::Token("nonsense"),
+            &f,
+        )
+        .await;
     assert_error(&r, 401, 20003);
     t.server.shutdown().await;
 }
@@ -265,22 +515,45 @@ async fn expired_access_token_is_refused() {
         .post(format!("{}Services", past.base_url()))
         .basic_auth(past.account_sid(), Some(past.auth_token()))
         .form(&[("FriendlyName", "Past")])
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let svc = svc["sid"].as_str().unwrap().to_string();
     let tok: serde_json::Value = client
         .post(format!("{}Services/{svc}/AccessTokens", past.base_url()))
         .basic_auth(past.account_sid(), Some(past.auth_token()))
         .form(&[("Identity", ID), ("FactorType", "push")])
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     past.shutdown().await;
 
-    let now_server = verify_server::start(verify_server::Config::new(dir.path())).await.unwrap();
+    let now_server = verify_server::start(verify_server::Config::new(dir.path()))
+        .await
+        .unwrap();
     let d = Device::random(now_server.account_sid());
     let r = client
-        .post(format!("{}Services/{svc}/Entities/{ID}/Factors", now_server.base_url()))
+        .post(format!(
+            "{}Services/{svc}/Entities/{ID}/Factors",
+            now_server.base_url()
+        ))
         .basic_auth("token", Some(tok["token"].as_str().unwrap()))
-        .form(&[("FriendlyName", "x"), ("FactorType", "push"), ("Binding.PublicKey", &d.public_key_b64()), ("Config.AppId", "a"), ("Config.NotificationPlatform", "none")])
-        .send().await.unwrap();
+        .form(&[
+            ("FriendlyName", "x"),
+            ("FactorType", "push"),
+            ("Binding.PublicKey", &d.public_key_b64()),
+            ("Config.AppId", "a"),
+            ("Config.NotificationPlatform", "none"),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     now_server.shutdown().await;
 }
@@ -289,7 +562,7 @@ async fn expired_access_token_is_refused() {
 async fn push_factor_validation_and_limits() {
     let t = start_with(|c| {
         c.limits.max_push_factors_per_entity = 2;
-        c.limits.max_factor_creations_per_day = 4;
+        c.limits.max_factor_creations_per_day = 3;
     })
     .await;
     let svc = t.service("Limits").await;
@@ -338,12 +611,18 @@ async fn push_factor_validation_and_limits() {
     let list = t.get(&path, &[]).await;
     assert_eq!(list.json["factors"].as_array().unwrap().len(), 2);
     let first = list.json["factors"][0]["sid"].as_str().unwrap().to_string();
-    assert_eq!(t.delete(&format!("{path}/{first}")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        t.delete(&format!("{path}/{first}")).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(post(base(&pk3, "ES256")).await.status, StatusCode::CREATED);
     t.delete(&format!("{path}/{first}")).await;
     let list = t.get(&path, &[]).await;
     let second = list.json["factors"][0]["sid"].as_str().unwrap().to_string();
-    assert_eq!(t.delete(&format!("{path}/{second}")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        t.delete(&format!("{path}/{second}")).await.status,
+        StatusCode::NO_CONTENT
+    );
     let pk4 = Device::random("AC").public_key_b64();
     assert_error(&post(base(&pk4, "ES256")).await, 429, 60326);
     t.server.shutdown().await;
@@ -357,7 +636,14 @@ async fn stale_unverified_factor_is_illegal() {
     assert_eq!(r.status, StatusCode::CREATED);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let path = format!("{}/Factors/{}", ent(&svc, ID), d.factor_sid);
-    let v = t.dev(&d, Method::POST, &path, &[("AuthPayload", &d.sign_der_b64(&d.factor_sid))]).await;
+    let v = t
+        .dev(
+            &d,
+            Method::POST,
+            &path,
+            &[("AuthPayload", &d.sign_der_b64(&d.factor_sid))],
+        )
+        .await;
     assert_error(&v, 403, 60383);
     t.server.shutdown().await;
 }
@@ -368,39 +654,160 @@ async fn challenge_expiry_and_validation() {
     let svc = t.service("Expiry").await;
     let d = t.enroll_push(&svc, ID).await;
     let path = format!("{}/Challenges", ent(&svc, ID));
-    let soon = time::OffsetDateTime::from_unix_timestamp(now() + 2).unwrap()
-        .format(&time::format_description::well_known::Rfc3339).unwrap();
-    let c = t.post(&path, &[("FactorSid", &d.factor_sid), ("Details.Message", "hi"), ("ExpirationDate", &soon)]).await;
+    let soon = time::OffsetDateTime::from_unix_timestamp(now() + 2)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let c = t
+        .post(
+            &path,
+            &[
+                ("FactorSid", &d.factor_sid),
+                ("Details.Message", "hi"),
+                ("ExpirationDate", &soon),
+            ],
+        )
+        .await;
     assert_eq!(c.status, StatusCode::CREATED, "{}", c.json);
     let sid = c.json["sid"].as_str().unwrap().to_string();
     let f = t.dev(&d, Method::GET, &format!("{path}/{sid}"), &[]).await;
-    let fields = f.headers["twilio-verify-signature-fields"].to_str().unwrap().to_string();
+    let fields = f.headers["twilio-verify-signature-fields"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let jwt = d.approval_jwt(&f.json, &fields, "approved");
     tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
     // Expiry is applied on read and on write.
     let l = t.get(&path, &[("Status", "expired")]).await;
     assert_eq!(l.json["challenges"][0]["sid"], sid.as_str());
-    assert_error(&t.dev(&d, Method::POST, &format!("{path}/{sid}"), &[("AuthPayload", &jwt)]).await, 403, 60323);
+    assert_error(
+        &t.dev(
+            &d,
+            Method::POST,
+            &format!("{path}/{sid}"),
+            &[("AuthPayload", &jwt)],
+        )
+        .await,
+        403,
+        60323,
+    );
 
     // Validation.
-    let late = time::OffsetDateTime::from_unix_timestamp(now() + 7200).unwrap()
-        .format(&time::format_description::well_known::Rfc3339).unwrap();
-    assert_error(&t.post(&path, &[("FactorSid", &d.factor_sid), ("Details.Message", "x"), ("ExpirationDate", &late)]).await, 400, 60306);
-    assert_error(&t.post(&path, &[("FactorSid", &d.factor_sid)]).await, 400, 60368);
-    assert_error(&t.post(&path, &[("FactorSid", &d.factor_sid), ("Details.Message", &"m".repeat(257))]).await, 400, 60368);
-    assert_error(&t.post(&path, &[("FactorSid", &d.factor_sid), ("Details.Message", "x"), ("Details.Fields", "not json")]).await, 400, 60368);
-    assert_error(&t.post(&path, &[("FactorSid", &d.factor_sid), ("Details.Message", "x"), ("Details.Fields", &format!(r#"{{"label":"{}","value":"v"}}"#, "l".repeat(37)))]).await, 400, 60368);
-    assert_error(&t.post(&path, &[("FactorSid", &d.factor_sid), ("Details.Message", "x"), ("HiddenDetails", r#"{"n":1}"#)]).await, 400, 60306);
+    let late = time::OffsetDateTime::from_unix_timestamp(now() + 7200)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    assert_error(
+        &t.post(
+            &path,
+            &[
+                ("FactorSid", &d.factor_sid),
+                ("Details.Message", "x"),
+                ("ExpirationDate", &late),
+            ],
+        )
+        .await,
+        400,
+        60306,
+    );
+    assert_error(
+        &t.post(&path, &[("FactorSid", &d.factor_sid)]).await,
+        400,
+        60368,
+    );
+    assert_error(
+        &t.post(
+            &path,
+            &[
+                ("FactorSid", &d.factor_sid),
+                ("Details.Message", &"m".repeat(257)),
+            ],
+        )
+        .await,
+        400,
+        60368,
+    );
+    assert_error(
+        &t.post(
+            &path,
+            &[
+                ("FactorSid", &d.factor_sid),
+                ("Details.Message", "x"),
+                ("Details.Fields", "not json"),
+            ],
+        )
+        .await,
+        400,
+        60368,
+    );
+    assert_error(
+        &t.post(
+            &path,
+            &[
+                ("FactorSid", &d.factor_sid),
+                ("Details.Message", "x"),
+                (
+                    "Details.Fields",
+                    &format!(r#"{{"label":"{}","value":"v"}}"#, "l".repeat(37)),
+                ),
+            ],
+        )
+        .await,
+        400,
+        60368,
+    );
+    assert_error(
+        &t.post(
+            &path,
+            &[
+                ("FactorSid", &d.factor_sid),
+                ("Details.Message", "x"),
+                ("HiddenDetails", r#"{"n":1}"#),
+            ],
+        )
+        .await,
+        400,
+        60306,
+    );
     assert_error(&t.post(&path, &[("FactorSid", "nope")]).await, 400, 60306);
-    assert_error(&t.post(&path, &[("FactorSid", "YF00000000000000000000000000000000"), ("Details.Message", "x")]).await, 404, 60390);
-    assert_error(&t.post(&format!("{}/Challenges", ent(&svc, "nobody-at-all")), &[("FactorSid", &d.factor_sid), ("Details.Message", "x")]).await, 404, 60392);
-    assert_error(&t.get(&format!("{path}/YC00000000000000000000000000000000"), &[]).await, 404, 60391);
+    assert_error(
+        &t.post(
+            &path,
+            &[
+                ("FactorSid", "YF00000000000000000000000000000000"),
+                ("Details.Message", "x"),
+            ],
+        )
+        .await,
+        404,
+        60390,
+    );
+    assert_error(
+        &t.post(
+            &format!("{}/Challenges", ent(&svc, "nobody-at-all")),
+            &[("FactorSid", &d.factor_sid), ("Details.Message", "x")],
+        )
+        .await,
+        404,
+        60392,
+    );
+    assert_error(
+        &t.get(&format!("{path}/YC00000000000000000000000000000000"), &[])
+            .await,
+        404,
+        60391,
+    );
     assert_error(&t.get(&path, &[("Status", "weird")]).await, 400, 60306);
     assert_error(&t.get(&path, &[("Order", "sideways")]).await, 400, 60306);
 
     // Notifications: platform none → 60307.
     let c = t.push_challenge(&svc, ID, &d.factor_sid).await;
-    let n = t.post(&format!("{path}/{}/Notifications", c.json["sid"].as_str().unwrap()), &[]).await;
+    let n = t
+        .post(
+            &format!("{path}/{}/Notifications", c.json["sid"].as_str().unwrap()),
+            &[],
+        )
+        .await;
     assert_error(&n, 400, 60307);
     t.server.shutdown().await;
 }
@@ -413,22 +820,60 @@ async fn notifications_for_fcm_factors() {
     let pk = d.public_key_b64();
     let token = "t".repeat(40);
     let r = t
-        .post(&format!("{}/Factors", ent(&svc, ID)), &[
-            ("FriendlyName", "Phone"), ("FactorType", "push"), ("Binding.PublicKey", &pk),
-            ("Config.AppId", "app"), ("Config.NotificationPlatform", "fcm"), ("Config.NotificationToken", &token),
-        ])
+        .post(
+            &format!("{}/Factors", ent(&svc, ID)),
+            &[
+                ("FriendlyName", "Phone"),
+                ("FactorType", "push"),
+                ("Binding.PublicKey", &pk),
+                ("Config.AppId", "app"),
+                ("Config.NotificationPlatform", "fcm"),
+                ("Config.NotificationToken", &token),
+            ],
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
     let fsid = r.json["sid"].as_str().unwrap().to_string();
-    let v = t.post(&format!("{}/Factors/{fsid}", ent(&svc, ID)), &[("AuthPayload", &d.sign_der_b64(&fsid))]).await;
+    let v = t
+        .post(
+            &format!("{}/Factors/{fsid}", ent(&svc, ID)),
+            &[("AuthPayload", &d.sign_der_b64(&fsid))],
+        )
+        .await;
     assert_eq!(v.json["status"], "verified");
     let c = t.push_challenge(&svc, ID, &fsid).await;
     let csid = c.json["sid"].as_str().unwrap();
-    let n = t.post(&format!("{}/Challenges/{csid}/Notifications", ent(&svc, ID)), &[("Ttl", "60")]).await;
+    let n = t
+        .post(
+            &format!("{}/Challenges/{csid}/Notifications", ent(&svc, ID)),
+            &[("Ttl", "60")],
+        )
+        .await;
     assert_eq!(n.status, StatusCode::CREATED, "{}", n.json);
-    assert_keys(&n.json, &["sid", "account_sid", "service_sid", "entity_sid", "identity", "challenge_sid", "priority", "ttl", "date_created"]);
+    assert_keys(
+        &n.json,
+        &[
+            "sid",
+            "account_sid",
+            "service_sid",
+            "entity_sid",
+            "identity",
+            "challenge_sid",
+            "priority",
+            "ttl",
+            "date_created",
+        ],
+    );
     assert_sid(&n.json["sid"], "NT");
     assert_eq!(n.json["ttl"], 60);
-    assert_error(&t.post(&format!("{}/Challenges/{csid}/Notifications", ent(&svc, ID)), &[("Ttl", "301")]).await, 400, 60306);
+    assert_error(
+        &t.post(
+            &format!("{}/Challenges/{csid}/Notifications", ent(&svc, ID)),
+            &[("Ttl", "301")],
+        )
+        .await,
+        400,
+        60306,
+    );
     t.server.shutdown().await;
 }

@@ -1,7 +1,7 @@
 // The one module that talks to the Rust side. Components import this, never @tauri-apps/api,
 // so they stay testable without the shell.
 import { invoke } from "@tauri-apps/api/core";
-import type { Account, AppError, AppStatus, CodesView } from "./types";
+import type { Account, AccountEdit, AppError, AppStatus, Code, CodesView, Settings } from "./types";
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
   try {
@@ -24,5 +24,11 @@ export const api = {
   listAccounts: () => call<Account[]>("list_accounts"),
   addAccountUri: (uri: string) => call<Account>("add_account_uri", { uri }),
   deleteAccount: (id: string) => call<Account>("delete_account", { id }),
+  editAccount: (id: string, edit: AccountEdit) => call<Account>("edit_account", { id, edit }),
+  reorderAccounts: (ids: string[]) => call<void>("reorder_accounts", { ids }),
   codes: () => call<CodesView>("codes"),
+  nextHotp: (id: string) => call<Code>("next_hotp", { id }),
+  copyCode: (id: string) => call<void>("copy_code", { id }),
+  getSettings: () => call<Settings>("get_settings"),
+  saveSettings: (settings: Settings) => call<Settings>("save_settings", { settings }),
 };

@@ -49,3 +49,28 @@ describe("remainingFraction", () => {
   it("is full for HOTP", () => expect(remainingFraction(null, 30)).toBe(1));
   it("is clamped", () => expect(remainingFraction(40, 30)).toBe(1));
 });
+
+import { displayOrder, moved } from "./format";
+
+describe("displayOrder", () => {
+  it("puts pinned accounts first and keeps the order otherwise", () => {
+    const order = displayOrder([
+      { id: "a", pinned: false },
+      { id: "b", pinned: true },
+      { id: "c", pinned: false },
+      { id: "d", pinned: true },
+    ]).map((a) => a.id);
+    expect(order).toEqual(["b", "d", "a", "c"]);
+  });
+});
+
+describe("moved", () => {
+  it("moves up and down", () => {
+    expect(moved(["a", "b", "c"], 2, -1)).toEqual(["a", "c", "b"]);
+    expect(moved(["a", "b", "c"], 0, 1)).toEqual(["b", "a", "c"]);
+  });
+  it("stays put at the ends", () => {
+    expect(moved(["a", "b"], 0, -1)).toEqual(["a", "b"]);
+    expect(moved(["a", "b"], 1, 1)).toEqual(["a", "b"]);
+  });
+});

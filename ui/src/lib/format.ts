@@ -42,3 +42,18 @@ export function remainingFraction(remaining: number | null, period: number): num
   if (remaining === null || period <= 0) return 1;
   return Math.min(1, Math.max(0, remaining / period));
 }
+
+/** Pinned accounts first, otherwise the stored order (which the user arranges). */
+export function displayOrder<T extends { pinned: boolean }>(accounts: T[]): T[] {
+  return [...accounts.filter((a) => a.pinned), ...accounts.filter((a) => !a.pinned)];
+}
+
+/** `ids` with the one at `index` moved by `delta` places (clamped), for reordering. */
+export function moved(ids: string[], index: number, delta: number): string[] {
+  const target = Math.min(ids.length - 1, Math.max(0, index + delta));
+  if (target === index || index < 0 || index >= ids.length) return ids;
+  const next = [...ids];
+  const [item] = next.splice(index, 1);
+  next.splice(target, 0, item);
+  return next;
+}

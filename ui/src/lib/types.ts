@@ -17,6 +17,19 @@ export interface Account {
   otp: OtpParams;
   created_at: number;
   pinned: boolean;
+  icon?: string | null;
+}
+
+export interface AccountEdit {
+  issuer?: string;
+  name?: string;
+  pinned?: boolean;
+  icon?: string;
+}
+
+export interface Settings {
+  clipboard_clear_secs: number;
+  hide_codes: boolean;
 }
 
 export interface Code {

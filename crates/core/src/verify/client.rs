@@ -1,18 +1,29 @@
 //! The one HTTP client for Verify servers: rustls (ring provider), certificate checks always
 //! on, an optional extra CA for local servers, plain `http://` only on loopback.
+//!
+//! Every request goes through [`VerifyClient::send`], which implements the SDKs' retry rules
+//! (PROTOCOL.md §4.3.4): a device JWT refused with 401 and a `Date` header makes the client
+//! adopt the server's clock, sign again and retry once. On top of that, 429 (and 503) are
+//! retried after `Retry-After` within a bounded wait, and failures to connect are reported
+//! as distinct errors (`network_timeout`, `network_unreachable`, `tls_error`).
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use data_encoding::BASE64;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::verify::jwt::{PushKey, basic_header};
 
 pub const TWILIO_BASE_URL: &str = "https://verify.twilio.com/v2/";
 
 /// Where a Verify server is and how to trust it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ServerConfig {
     /// Base URL ending in `/v2/`.
     pub base_url: Url,
@@ -34,6 +45,16 @@ impl ServerConfig {
             .map_err(|e| Error::InvalidServerConfig(format!("server URL {base_url:?}: {e}")))?;
         if !base_url.path().ends_with('/') {
             base_url.set_path(&format!("{}/", base_url.path()));
+        }
+        if base_url.query().is_some() || base_url.fragment().is_some() {
+            return Err(Error::InvalidServerConfig(
+                "the server URL must not have a query or a fragment".into(),
+            ));
+        }
+        if !base_url.username().is_empty() || base_url.password().is_some() {
+            return Err(Error::InvalidServerConfig(
+                "the server URL must not contain credentials".into(),
+            ));
         }
         match base_url.scheme() {
             "https" => {}
@@ -65,6 +86,19 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// What a device needs to sign its requests for one push factor.
+#[derive(Debug, Clone)]
+pub struct DeviceFactor {
+    pub service_sid: String,
+    pub identity: String,
+    pub factor_sid: String,
+    /// The device JWT's `kid` (`config.credential_sid` of the factor).
+    pub credential_sid: String,
+    /// The device JWT's `sub`.
+    pub account_sid: String,
+    pub key: PushKey,
+}
+
 /// How a request authenticates.
 pub enum Credentials {
     /// A relying party's backend: account SID + auth token.
@@ -72,8 +106,11 @@ pub enum Credentials {
         account_sid: String,
         auth_token: String,
     },
-    /// A device: the literal user `token` and an access token or device JWT.
+    /// A device with a fixed token: the enrollment access token.
     Device { token: String },
+    /// A device signing a fresh ES256 JWT for every attempt (so a retry after a clock
+    /// correction carries new `nbf`/`exp`).
+    Factor(DeviceFactor),
 }
 
 impl std::fmt::Debug for Credentials {
@@ -84,20 +121,29 @@ impl std::fmt::Debug for Credentials {
                 .field("account_sid", account_sid)
                 .finish_non_exhaustive(),
             Credentials::Device { .. } => f.write_str("Device(<redacted>)"),
+            Credentials::Factor(factor) => f
+                .debug_struct("Factor")
+                .field("factor_sid", &factor.factor_sid)
+                .finish_non_exhaustive(),
         }
     }
 }
 
 impl Credentials {
-    fn header(&self) -> String {
-        let pair = match self {
+    fn header(&self, now: i64) -> String {
+        match self {
             Credentials::Backend {
                 account_sid,
                 auth_token,
-            } => format!("{account_sid}:{auth_token}"),
-            Credentials::Device { token } => format!("token:{token}"),
-        };
-        format!("Basic {}", BASE64.encode(pair.as_bytes()))
+            } => basic_header(account_sid, auth_token),
+            Credentials::Device { token } => basic_header("token", token),
+            Credentials::Factor(factor) => basic_header(
+                "token",
+                &factor
+                    .key
+                    .device_jwt(&factor.credential_sid, &factor.account_sid, now),
+            ),
+        }
     }
 }
 
@@ -118,20 +164,112 @@ struct ApiError {
     message: String,
 }
 
+/// Timeouts and retry bounds. The defaults suit the desktop app; tests shorten them.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// Retries after 429/503 for one request.
+    pub max_busy_retries: u32,
+    /// Longest total wait for `Retry-After` within one request; a server asking for more
+    /// gets a `rate_limited` error the UI can show.
+    pub max_busy_wait: Duration,
+    /// Wait before retrying a GET that failed with 500/502/504.
+    pub server_error_backoff: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_busy_retries: 2,
+            max_busy_wait: Duration::from_secs(10),
+            server_error_backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+/// A response as received, for callers that need headers (the challenge fetch).
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// The URL without its query, for messages.
+    url: String,
+}
+
+impl RawResponse {
+    /// The body as JSON on success, else the Twilio error as [`Error::Api`].
+    pub fn json<T: for<'de> Deserialize<'de>>(&self) -> Result<T> {
+        self.check()?;
+        serde_json::from_slice(&self.body).map_err(|e| Error::Network {
+            url: self.url.clone(),
+            reason: format!("unexpected response body: {e}"),
+        })
+    }
+
+    /// `Ok` for 2xx, else the Twilio error as [`Error::Api`].
+    pub fn check(&self) -> Result<()> {
+        if self.status.is_success() {
+            return Ok(());
+        }
+        let status = self.status.as_u16();
+        match serde_json::from_slice::<ApiError>(&self.body) {
+            Ok(api) => Err(Error::Api {
+                status,
+                code: api.code,
+                message: api.message,
+            }),
+            Err(_) => Err(Error::Api {
+                status,
+                code: 0,
+                message: self
+                    .status
+                    .canonical_reason()
+                    .unwrap_or("error")
+                    .to_string(),
+            }),
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// One request; `form` pairs are sent form-encoded (POST), `query` pairs in the URL.
+#[derive(Debug)]
+pub struct Request<'a> {
+    pub method: Method,
+    pub path: &'a [&'a str],
+    pub query: &'a [(&'a str, &'a str)],
+    pub form: &'a [(&'a str, &'a str)],
+    pub credentials: &'a Credentials,
+}
+
 #[derive(Debug, Clone)]
 pub struct VerifyClient {
     http: reqwest::Client,
     base_url: Url,
+    options: ClientOptions,
+    /// Server clock minus local clock, in seconds (PROTOCOL.md §4.3.4). Shared by clones.
+    clock_offset: Arc<AtomicI64>,
 }
 
 impl VerifyClient {
     pub fn new(config: &ServerConfig) -> Result<Self> {
+        Self::with_options(config, ClientOptions::default())
+    }
+
+    pub fn with_options(config: &ServerConfig, options: ClientOptions) -> Result<Self> {
         // reqwest is built without a bundled provider; ring builds far faster than aws-lc.
         // Installing twice is harmless (the first one stays).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.request_timeout)
             .user_agent(user_agent());
         if let Some(pem) = &config.extra_ca_pem {
             let cert = reqwest::Certificate::from_pem(pem.as_bytes())
@@ -144,6 +282,8 @@ impl VerifyClient {
         Ok(VerifyClient {
             http,
             base_url: config.base_url.clone(),
+            options,
+            clock_offset: Arc::new(AtomicI64::new(0)),
         })
     }
 
@@ -151,67 +291,205 @@ impl VerifyClient {
         &self.base_url
     }
 
+    /// Server time minus local time, learnt from the last 401 + `Date`.
+    pub fn clock_offset_secs(&self) -> i64 {
+        self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    /// Seeds the offset (from a saved enrollment) so the first request is already right.
+    pub fn set_clock_offset_secs(&self, offset: i64) {
+        self.clock_offset.store(offset, Ordering::Relaxed);
+    }
+
+    /// The server's idea of now, as far as we know it.
+    pub fn server_now(&self) -> i64 {
+        local_now().saturating_add(self.clock_offset_secs())
+    }
+
     pub async fn fetch_service(
         &self,
         service_sid: &str,
         credentials: &Credentials,
     ) -> Result<Service> {
-        let url = self.url(&format!("Services/{service_sid}"))?;
-        let response = self
-            .http
-            .get(url.clone())
-            .header(reqwest::header::AUTHORIZATION, credentials.header())
-            .send()
-            .await
-            .map_err(|e| network_error(&url, &e))?;
-        read_json(&url, response).await
+        self.send(Request {
+            method: Method::GET,
+            path: &["Services", service_sid],
+            query: &[],
+            form: &[],
+            credentials,
+        })
+        .await?
+        .json()
     }
 
-    fn url(&self, path: &str) -> Result<Url> {
-        self.base_url
-            .join(path)
-            .map_err(|e| Error::InvalidServerConfig(format!("path {path:?}: {e}")))
+    /// Sends a request with the retry rules described at the top of this module. Returns
+    /// any HTTP answer (including errors) so callers can interpret statuses; only transport
+    /// failures and exhausted rate limits are errors here.
+    pub async fn send(&self, request: Request<'_>) -> Result<RawResponse> {
+        let url = self.url(request.path, request.query)?;
+        let shown_url = format!("{}{}", url.origin().ascii_serialization(), url.path());
+        let is_get = request.method == Method::GET;
+        let mut clock_retried = false;
+        let mut server_error_retried = false;
+        let mut busy_retries = 0;
+        let mut busy_waited = Duration::ZERO;
+        loop {
+            let mut builder = self
+                .http
+                .request(request.method.clone(), url.clone())
+                .header(AUTHORIZATION, request.credentials.header(self.server_now()))
+                .header(ACCEPT, "application/json");
+            if !request.form.is_empty() {
+                builder = builder
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(form_body(request.form));
+            }
+            let response = builder
+                .send()
+                .await
+                .map_err(|e| transport_error(&shown_url, &e))?;
+            let status = response.status();
+            let headers = response.headers().clone();
+
+            if status == StatusCode::UNAUTHORIZED
+                && !clock_retried
+                && matches!(request.credentials, Credentials::Factor(_))
+                && let Some(server_time) = date_header(&headers)
+            {
+                clock_retried = true;
+                let offset = server_time - local_now();
+                tracing::debug!(offset, "device JWT refused; adopting the server clock");
+                self.set_clock_offset_secs(offset);
+                continue;
+            }
+            if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
+            {
+                let wait = retry_after(&headers).unwrap_or(Duration::from_secs(1));
+                if busy_retries < self.options.max_busy_retries
+                    && busy_waited + wait <= self.options.max_busy_wait
+                {
+                    busy_retries += 1;
+                    busy_waited += wait;
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                if status == StatusCode::TOO_MANY_REQUESTS {
+                    return Err(Error::RateLimited {
+                        retry_after_secs: wait.as_secs().max(1),
+                    });
+                }
+            }
+            if is_get
+                && !server_error_retried
+                && matches!(
+                    status,
+                    StatusCode::INTERNAL_SERVER_ERROR
+                        | StatusCode::BAD_GATEWAY
+                        | StatusCode::GATEWAY_TIMEOUT
+                )
+            {
+                // Reads are safe to repeat; writes are confirmed by re-fetching instead.
+                server_error_retried = true;
+                tokio::time::sleep(self.options.server_error_backoff).await;
+                continue;
+            }
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| transport_error(&shown_url, &e))?
+                .to_vec();
+            return Ok(RawResponse {
+                status,
+                headers,
+                body,
+                url: shown_url,
+            });
+        }
+    }
+
+    fn url(&self, path: &[&str], query: &[(&str, &str)]) -> Result<Url> {
+        let mut url = self.base_url.clone();
+        url.path_segments_mut()
+            .map_err(|_| Error::InvalidServerConfig("the server URL cannot have a path".into()))?
+            .pop_if_empty()
+            .extend(path);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(url)
     }
 }
 
-async fn read_json<T: for<'de> Deserialize<'de>>(
-    url: &Url,
-    response: reqwest::Response,
-) -> Result<T> {
-    let status = response.status();
-    let body = response.bytes().await.map_err(|e| network_error(url, &e))?;
-    if status.is_success() {
-        return serde_json::from_slice(&body).map_err(|e| Error::Network {
-            url: url.to_string(),
-            reason: format!("unexpected response body: {e}"),
-        });
-    }
-    match serde_json::from_slice::<ApiError>(&body) {
-        Ok(api) => Err(Error::Api {
-            status: status.as_u16(),
-            code: api.code,
-            message: api.message,
-        }),
-        Err(_) => Err(Error::Api {
-            status: status.as_u16(),
-            code: 0,
-            message: status.canonical_reason().unwrap_or("error").to_string(),
-        }),
-    }
+/// Everything but RFC 3986 unreserved characters is escaped, space as `%20` and `+` as
+/// `%2B`, as the Android SDK sends it: no server can mistake a `+` in base64 for a space.
+const FORM_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+fn form_body(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "{}={}",
+                utf8_percent_encode(name, FORM_VALUE),
+                utf8_percent_encode(value, FORM_VALUE)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
-fn network_error(url: &Url, err: &reqwest::Error) -> Error {
+pub(crate) fn local_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn date_header(headers: &HeaderMap) -> Option<i64> {
+    let text = headers.get(reqwest::header::DATE)?.to_str().ok()?;
+    let time = httpdate::parse_http_date(text).ok()?;
+    Some(time.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64)
+}
+
+/// `Retry-After` as seconds or as an HTTP date.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(text).ok()?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+/// Sorts a transport failure into what the UI can explain: timeout, TLS, unreachable.
+fn transport_error(url: &str, err: &reqwest::Error) -> Error {
     // reqwest's Display hides the interesting part (e.g. the TLS failure) in its sources.
     let mut reason = err.to_string();
+    let mut is_tls = false;
     let mut source = std::error::Error::source(err);
     while let Some(inner) = source {
         reason.push_str(": ");
         reason.push_str(&inner.to_string());
+        is_tls |= inner.downcast_ref::<rustls::Error>().is_some()
+            || inner
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .is_some_and(|e| e.downcast_ref::<rustls::Error>().is_some());
         source = inner.source();
     }
-    Error::Network {
-        url: url.to_string(),
-        reason,
+    let url = url.to_string();
+    if err.is_timeout() {
+        Error::NetworkTimeout { url }
+    } else if is_tls {
+        Error::Tls { url, reason }
+    } else if err.is_connect() {
+        Error::NetworkUnreachable { url, reason }
+    } else {
+        Error::Network { url, reason }
     }
 }
 
@@ -229,6 +507,7 @@ fn user_agent() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::header::HeaderValue;
 
     #[test]
     fn plain_http_only_on_loopback() {
@@ -245,7 +524,80 @@ mod tests {
     }
 
     #[test]
+    fn server_urls_with_credentials_or_queries_are_refused() {
+        for url in [
+            "https://user:pw@verify.example/v2/",
+            "https://verify.example/v2/?x=1",
+        ] {
+            let err = ServerConfig::new(url, None).expect_err(url);
+            assert_eq!(err.code(), "invalid_server_config");
+        }
+    }
+
+    #[test]
     fn user_agent_has_the_sdks_nine_fields() {
         assert_eq!(user_agent().split("; ").count(), 9);
+    }
+
+    #[test]
+    fn path_segments_are_escaped() {
+        let client = VerifyClient::new(&ServerConfig::new("https://h.example/v2/", None).unwrap())
+            .unwrap();
+        let url = client
+            .url(&["Services", "VA1", "Entities", "a/b c"], &[("Status", "pending")])
+            .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://h.example/v2/Services/VA1/Entities/a%2Fb%20c?Status=pending"
+        );
+    }
+
+    #[test]
+    fn form_bodies_escape_like_the_android_sdk() {
+        assert_eq!(
+            form_body(&[("Binding.PublicKey", "ab+/c="), ("FriendlyName", "My PC ü")]),
+            "Binding.PublicKey=ab%2B%2Fc%3D&FriendlyName=My%20PC%20%C3%BC"
+        );
+    }
+
+    #[test]
+    fn retry_after_accepts_seconds_and_dates() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+        let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(60));
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(&past).unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn date_header_is_read_as_rfc_1123() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::DATE,
+            HeaderValue::from_static("Tue, 14 Nov 2023 22:13:20 GMT"),
+        );
+        assert_eq!(date_header(&headers), Some(1_700_000_000));
+    }
+
+    #[test]
+    fn credentials_debug_hides_tokens() {
+        let shown = format!(
+            "{:?}",
+            Credentials::Backend {
+                account_sid: "AC1".into(),
+                auth_token: "hunter2".into()
+            }
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let shown = format!(
+            "{:?}",
+            Credentials::Device {
+                token: "hunter2".into()
+            }
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 }

@@ -47,10 +47,16 @@ impl AccessToken {
         })
     }
 
-    pub fn find_by_token(conn: &rusqlite::Connection, token: &str) -> ApiResult<Option<AccessToken>> {
+    pub fn find_by_token(
+        conn: &rusqlite::Connection,
+        token: &str,
+    ) -> ApiResult<Option<AccessToken>> {
         Ok(conn
             .query_row(
-                &format!("SELECT {} FROM access_tokens WHERE token = ?1", Self::COLUMNS),
+                &format!(
+                    "SELECT {} FROM access_tokens WHERE token = ?1",
+                    Self::COLUMNS
+                ),
                 [token],
                 Self::from_row,
             )

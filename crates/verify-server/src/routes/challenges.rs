@@ -12,9 +12,7 @@ use crate::clock::{fmt_ts, parse_ts};
 use crate::error::{ApiError, ApiResult};
 use crate::form::{Form, Params, Query};
 use crate::jwt::{UnverifiedJwt, parse_public_key};
-use crate::model::{
-    APPROVED, Challenge, DENIED, EXPIRED, Entity, Factor, PENDING, Service,
-};
+use crate::model::{APPROVED, Challenge, DENIED, EXPIRED, Entity, Factor, PENDING, Service};
 use crate::pagination::Page;
 use crate::routes::factors::{string_map, totp_ok};
 use crate::sid::{self, CHALLENGE, FACTOR};
@@ -40,7 +38,10 @@ fn challenge_event_params(c: &Challenge, factor: &Factor) -> Vec<(String, String
         ("factor_friendly_name".into(), factor.friendly_name.clone()),
         ("challenge_sid".into(), c.sid.clone()),
         ("challenge_details".into(), c.details.to_string()),
-        ("challenge_hidden_details".into(), json_or_empty(&c.hidden_details)),
+        (
+            "challenge_hidden_details".into(),
+            json_or_empty(&c.hidden_details),
+        ),
         ("challenge_metadata".into(), json_or_empty(&c.metadata)),
         ("challenge_status".into(), c.status.clone()),
     ]
@@ -67,7 +68,11 @@ fn parse_details(p: &Params, required: bool) -> ApiResult<(Option<String>, Vec<V
             (Some(l), Some(val)) if l.chars().count() <= 36 && val.chars().count() <= 128 => {
                 fields.push(json!({"label": l, "value": val}));
             }
-            _ => return Err(bad("each Details.Fields item needs label (≤36) and value (≤128)")),
+            _ => {
+                return Err(bad(
+                    "each Details.Fields item needs label (≤36) and value (≤128)",
+                ));
+            }
         }
     }
     Ok((message, fields))
@@ -82,7 +87,11 @@ fn check_creation_rate(conn: &Connection, factor: &Factor, now: i64) -> ApiResul
             |r| r.get(0),
         )?)
     };
-    let code_length = factor.config.get("code_length").and_then(Value::as_i64).unwrap_or(6);
+    let code_length = factor
+        .config
+        .get("code_length")
+        .and_then(Value::as_i64)
+        .unwrap_or(6);
     let over = if code_length <= 4 {
         count_since(now - 86_400)? >= 10
     } else {
@@ -144,7 +153,9 @@ pub async fn create(
                 }
                 if let Some(code) = p.get("AuthPayload") {
                     if !(3..=8).contains(&code.trim().len()) {
-                        return Err(ApiError::InvalidRequest("AuthPayload must be 3-8 characters".into()));
+                        return Err(ApiError::InvalidRequest(
+                            "AuthPayload must be 3-8 characters".into(),
+                        ));
                     }
                     if totp_ok(&st2, &factor, code) {
                         status = APPROVED.into();
@@ -270,8 +281,14 @@ pub async fn list(
 ) -> ApiResult<Json> {
     device_caller(&st, &caller, &service_sid, &identity).await?;
     let page = Page::from_params(&q)?;
-    let factor_sid = q.get("FactorSid").filter(|s| !s.is_empty()).map(str::to_string);
-    if factor_sid.as_deref().is_some_and(|s| !sid::is_sid(s, FACTOR)) {
+    let factor_sid = q
+        .get("FactorSid")
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    if factor_sid
+        .as_deref()
+        .is_some_and(|s| !sid::is_sid(s, FACTOR))
+    {
         return Err(ApiError::InvalidRequest("FactorSid is malformed".into()));
     }
     let status = match q.get("Status").filter(|s| !s.is_empty()) {
@@ -335,7 +352,12 @@ pub async fn list(
 /// Check a push approval JWT (PROTOCOL.md §4.5.2): signature over the
 /// received bytes, then every advertised field compared by value with what
 /// we serve for this challenge. Returns the requested new status.
-fn check_push_payload(st: &AppState, ch: &Challenge, factor: &Factor, payload: &str) -> ApiResult<String> {
+fn check_push_payload(
+    st: &AppState,
+    ch: &Challenge,
+    factor: &Factor,
+    payload: &str,
+) -> ApiResult<String> {
     let fail = || ApiError::ChallengeVerificationFailed;
     let jwt = UnverifiedJwt::parse(payload).map_err(|_| fail())?;
     let key = parse_public_key(&factor.binding).ok_or_else(fail)?;
@@ -390,7 +412,9 @@ pub async fn update(
         Some(check_push_payload(&st, &ch, &factor, &payload)?)
     } else {
         if !(3..=8).contains(&payload.trim().len()) {
-            return Err(ApiError::InvalidRequest("AuthPayload must be 3-8 characters".into()));
+            return Err(ApiError::InvalidRequest(
+                "AuthPayload must be 3-8 characters".into(),
+            ));
         }
         None
     };
@@ -468,8 +492,11 @@ pub async fn update(
         } else {
             "challenge.denied"
         };
-        st.webhooks
-            .emit(&fresh.service_sid, event, challenge_event_params(&fresh, &factor));
+        st.webhooks.emit(
+            &fresh.service_sid,
+            event,
+            challenge_event_params(&fresh, &factor),
+        );
     }
     Ok(axum::Json(fresh.to_json(&st)))
 }

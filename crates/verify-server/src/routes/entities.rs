@@ -22,14 +22,24 @@ pub fn valid_identity(s: &str) -> bool {
 }
 
 /// The entity, created on the fly (factor creation does this implicitly).
-pub fn ensure_entity(conn: &Connection, service_sid: &str, identity: &str, now: i64) -> ApiResult<Entity> {
+pub fn ensure_entity(
+    conn: &Connection,
+    service_sid: &str,
+    identity: &str,
+    now: i64,
+) -> ApiResult<Entity> {
     if let Some(e) = Entity::find(conn, service_sid, identity)? {
         return Ok(e);
     }
     insert_entity(conn, service_sid, identity, now)
 }
 
-fn insert_entity(conn: &Connection, service_sid: &str, identity: &str, now: i64) -> ApiResult<Entity> {
+fn insert_entity(
+    conn: &Connection,
+    service_sid: &str,
+    identity: &str,
+    now: i64,
+) -> ApiResult<Entity> {
     let e = Entity {
         sid: sid::new_sid(ENTITY),
         service_sid: service_sid.to_string(),

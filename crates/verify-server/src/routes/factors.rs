@@ -59,10 +59,16 @@ pub fn totp_ok(st: &AppState, factor: &Factor, code: &str) -> bool {
 
 fn totp_config(p: &Params, svc: &Service, base: Option<&Value>) -> ApiResult<Value> {
     let s = &svc.settings;
-    let prev = |k: &str, d: i64| base.and_then(|b| b.get(k)).and_then(Value::as_i64).unwrap_or(d);
+    let prev = |k: &str, d: i64| {
+        base.and_then(|b| b.get(k))
+            .and_then(Value::as_i64)
+            .unwrap_or(d)
+    };
     let alg = match p.get("Config.Alg") {
         Some(a) => totp::Alg::parse(a)
-            .ok_or_else(|| ApiError::InvalidRequest("Config.Alg must be sha1, sha256 or sha512".into()))?
+            .ok_or_else(|| {
+                ApiError::InvalidRequest("Config.Alg must be sha1, sha256 or sha512".into())
+            })?
             .as_str()
             .to_string(),
         None => base
@@ -171,7 +177,11 @@ fn build_totp(p: &Params, svc: &Service, friendly_name: String, now: i64) -> Api
                 .to_ascii_uppercase();
             match BASE32_NOPAD.decode(norm.as_bytes()) {
                 Ok(bytes) if !bytes.is_empty() && bytes.len() <= 128 => norm,
-                _ => return Err(ApiError::BindingInvalid("Binding.Secret must be base32".into())),
+                _ => {
+                    return Err(ApiError::BindingInvalid(
+                        "Binding.Secret must be base32".into(),
+                    ));
+                }
             }
         }
         None => {
@@ -181,7 +191,12 @@ fn build_totp(p: &Params, svc: &Service, friendly_name: String, now: i64) -> Api
         }
     };
     let config = totp_config(p, svc, None)?;
-    let uri = totp::otpauth_uri(svc.totp_issuer(), &friendly_name, &secret, &totp_params(&config));
+    let uri = totp::otpauth_uri(
+        svc.totp_issuer(),
+        &friendly_name,
+        &secret,
+        &totp_params(&config),
+    );
     Ok(NewFactor {
         binding_json: json!({"secret": secret, "uri": uri}),
         factor: Factor {
@@ -284,7 +299,10 @@ pub async fn create(
                 {
                     return Err(ApiError::Unauthenticated);
                 }
-                tx.execute("UPDATE access_tokens SET used = 1 WHERE sid = ?1", [&tok.sid])?;
+                tx.execute(
+                    "UPDATE access_tokens SET used = 1 WHERE sid = ?1",
+                    [&tok.sid],
+                )?;
                 token_name = tok.factor_friendly_name;
             }
             // The request's FriendlyName wins; the token's name is a fallback.
@@ -324,7 +342,7 @@ pub async fn create(
                     factor_type: factor_type.clone(),
                 });
             }
-            if bindings.iter().any(|b| *b == new.factor.binding) {
+            if bindings.contains(&new.factor.binding) {
                 return Err(ApiError::FactorExists);
             }
             let mut factor = new.factor;
@@ -336,8 +354,11 @@ pub async fn create(
             Ok((factor, new.binding_json))
         })
         .await?;
-    st.webhooks
-        .emit(&factor.service_sid, "factor.created", factor_event_params(&factor));
+    st.webhooks.emit(
+        &factor.service_sid,
+        "factor.created",
+        factor_event_params(&factor),
+    );
     let mut body = factor.to_json(&st);
     if let Value::Object(m) = &mut body {
         m.insert("binding".into(), binding);
@@ -436,12 +457,15 @@ pub async fn update(
                     f.status = VERIFIED.into();
                 } else {
                     if !(3..=8).contains(&payload.trim().len()) {
-                        return Err(ApiError::InvalidRequest("AuthPayload must be 3-8 characters".into()));
+                        return Err(ApiError::InvalidRequest(
+                            "AuthPayload must be 3-8 characters".into(),
+                        ));
                     }
                     // After max wrong codes every further attempt is 429;
                     // wrong codes before that are a 200 with the factor
                     // still unverified (Twilio's post-2021 behaviour).
-                    if !was_verified && f.failed_attempts >= i64::from(st2.limits.max_totp_attempts) {
+                    if !was_verified && f.failed_attempts >= i64::from(st2.limits.max_totp_attempts)
+                    {
                         return Err(ApiError::FactorAttemptsReached);
                     }
                     if totp_ok(&st2, &f, payload) {
@@ -452,16 +476,22 @@ pub async fn update(
                     }
                 }
             }
-            if let Some(name) = p.optional("FriendlyName", 64)? {
-                if !name.is_empty() {
-                    f.friendly_name = name.to_string();
-                }
+            if let Some(name) = p.optional("FriendlyName", 64)?.filter(|n| !n.is_empty()) {
+                f.friendly_name = name.to_string();
             }
             if f.is_push() {
                 if let Value::Object(cfg) = &mut f.config {
                     set_opt(cfg, "notification_token", notification_token(&p)?);
-                    set_opt(cfg, "sdk_version", p.optional("Config.SdkVersion", 64)?.map(str::to_string));
-                    set_opt(cfg, "app_id", p.optional("Config.AppId", 100)?.map(str::to_string));
+                    set_opt(
+                        cfg,
+                        "sdk_version",
+                        p.optional("Config.SdkVersion", 64)?.map(str::to_string),
+                    );
+                    set_opt(
+                        cfg,
+                        "app_id",
+                        p.optional("Config.AppId", 100)?.map(str::to_string),
+                    );
                     set_opt(cfg, "notification_platform", platform(&p, false)?);
                 }
             } else {
@@ -485,8 +515,11 @@ pub async fn update(
         })
         .await?;
     if newly_verified {
-        st.webhooks
-            .emit(&factor.service_sid, "factor.verified", factor_event_params(&factor));
+        st.webhooks.emit(
+            &factor.service_sid,
+            "factor.verified",
+            factor_event_params(&factor),
+        );
     }
     Ok(axum::Json(factor.to_json(&st)))
 }

@@ -31,7 +31,10 @@ pub async fn create(
         .call(move |c| {
             let ch = Challenge::load(c, &st2, &service_sid, &identity, &challenge_sid)?;
             let factor = Factor::find_by_sid(c, &ch.factor_sid)?.ok_or(ApiError::FactorNotFound)?;
-            let platform = factor.config.get("notification_platform").and_then(Value::as_str);
+            let platform = factor
+                .config
+                .get("notification_platform")
+                .and_then(Value::as_str);
             if !factor.is_push() || platform == Some("none") {
                 return Err(ApiError::PlatformNone);
             }

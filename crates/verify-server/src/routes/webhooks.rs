@@ -93,7 +93,9 @@ impl Webhook {
         }
         if !types.is_empty() {
             if let Some(bad) = types.iter().find(|t| !EVENT_TYPES.contains(t)) {
-                return Err(ApiError::InvalidRequest(format!("unknown event type {bad}")));
+                return Err(ApiError::InvalidRequest(format!(
+                    "unknown event type {bad}"
+                )));
             }
             self.event_types = types.iter().map(|t| t.to_string()).collect();
         }
@@ -107,13 +109,21 @@ impl Webhook {
                 Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {
                     self.webhook_url = u.to_string();
                 }
-                _ => return Err(ApiError::InvalidRequest("WebhookUrl must be an http(s) URL".into())),
+                _ => {
+                    return Err(ApiError::InvalidRequest(
+                        "WebhookUrl must be an http(s) URL".into(),
+                    ));
+                }
             }
         }
         match p.get("Status") {
             None => {}
             Some(s @ ("enabled" | "disabled")) => self.status = s.to_string(),
-            Some(_) => return Err(ApiError::InvalidRequest("Status must be enabled or disabled".into())),
+            Some(_) => {
+                return Err(ApiError::InvalidRequest(
+                    "Status must be enabled or disabled".into(),
+                ));
+            }
         }
         match p.get("Version") {
             None => {}
@@ -203,7 +213,10 @@ pub async fn fetch(
     Path((service_sid, sid)): Path<(String, String)>,
 ) -> ApiResult<Json> {
     caller.require_backend()?;
-    let w = st.db.call(move |c| Webhook::load(c, &service_sid, &sid)).await?;
+    let w = st
+        .db
+        .call(move |c| Webhook::load(c, &service_sid, &sid))
+        .await?;
     Ok(axum::Json(w.to_json(&st)))
 }
 

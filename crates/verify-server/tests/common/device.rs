@@ -80,11 +80,16 @@ impl Device {
             if field == "status" {
                 continue;
             }
-            let v = body.get(field).unwrap_or_else(|| panic!("field {field} missing"));
+            let v = body
+                .get(field)
+                .unwrap_or_else(|| panic!("field {field} missing"));
             parts.push(format!("{}:{}", serde_json::to_string(field).unwrap(), v));
         }
         parts.push(format!(r#""status":"{status}""#));
-        self.jws(r#"{"typ":"JWT","alg":"ES256"}"#, &format!("{{{}}}", parts.join(",")))
+        self.jws(
+            r#"{"typ":"JWT","alg":"ES256"}"#,
+            &format!("{{{}}}", parts.join(",")),
+        )
     }
 }
 

@@ -221,7 +221,10 @@ impl TestServer {
             .await;
         if r.status == StatusCode::CREATED {
             d.factor_sid = r.json["sid"].as_str().unwrap().to_string();
-            d.credential_sid = r.json["config"]["credential_sid"].as_str().unwrap().to_string();
+            d.credential_sid = r.json["config"]["credential_sid"]
+                .as_str()
+                .unwrap()
+                .to_string();
         }
         (d, r)
     }
@@ -244,12 +247,23 @@ impl TestServer {
     }
 
     /// A request authenticated with a fresh device JWT.
-    pub async fn dev(&self, d: &device::Device, method: Method, path: &str, form: &[(&str, &str)]) -> Resp {
+    pub async fn dev(
+        &self,
+        d: &device::Device,
+        method: Method,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Resp {
         let jwt = d.device_jwt();
         self.call(method, path, Auth::Token(&jwt), form).await
     }
 
-    pub async fn push_challenge(&self, service_sid: &str, identity: &str, factor_sid: &str) -> Resp {
+    pub async fn push_challenge(
+        &self,
+        service_sid: &str,
+        identity: &str,
+        factor_sid: &str,
+    ) -> Resp {
         self.post(
             &format!("{}/Challenges", ent(service_sid, identity)),
             &[
@@ -264,12 +278,23 @@ impl TestServer {
     }
 
     /// Fetch as the device and answer with a signed JWT, like the SDK.
-    pub async fn answer(&self, d: &device::Device, service_sid: &str, identity: &str, challenge_sid: &str, status: &str) -> Resp {
+    pub async fn answer(
+        &self,
+        d: &device::Device,
+        service_sid: &str,
+        identity: &str,
+        challenge_sid: &str,
+        status: &str,
+    ) -> Resp {
         let path = format!("{}/Challenges/{challenge_sid}", ent(service_sid, identity));
         let f = self.dev(d, Method::GET, &path, &[]).await;
         assert_eq!(f.status, StatusCode::OK, "{}", f.json);
-        let fields = f.headers["twilio-verify-signature-fields"].to_str().unwrap().to_string();
+        let fields = f.headers["twilio-verify-signature-fields"]
+            .to_str()
+            .unwrap()
+            .to_string();
         let jwt = d.approval_jwt(&f.json, &fields, status);
-        self.dev(d, Method::POST, &path, &[("AuthPayload", &jwt)]).await
+        self.dev(d, Method::POST, &path, &[("AuthPayload", &jwt)])
+            .await
     }
 }

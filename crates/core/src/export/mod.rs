@@ -1,0 +1,55 @@
+//! Exporting accounts, so users are never locked in:
+//!
+//! - [`countersign`]: our encrypted backup (Argon2id + XChaCha20-Poly1305,
+//!   `docs/BACKUP_FORMAT.md`), read back by [`crate::import::CountersignBackup`].
+//! - [`aegis`]: an encrypted Aegis vault, which Aegis (and our Aegis importer) can open.
+//! - [`plain`]: `otpauth://` URIs one per line, unencrypted; only through
+//!   [`PlainExportAcknowledged`], so no caller writes secrets in the clear by accident.
+//!
+//! Exports take the accounts with their secrets as [`OtpAuthUri`]s
+//! ([`crate::vault::Vault::export_entries`]).
+
+pub mod aegis;
+pub mod countersign;
+pub mod plain;
+
+pub use plain::PlainExportAcknowledged;
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::otpauth::OtpAuthUri;
+
+/// The formats we write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    Countersign,
+    Aegis,
+    Plain,
+}
+
+/// Our encrypted backup, with the default (strong) key derivation parameters.
+pub fn export_countersign(entries: &[OtpAuthUri], password: &str) -> Result<Vec<u8>> {
+    countersign::encrypt(entries, password, &countersign::KdfParams::DEFAULT)
+}
+
+/// An encrypted Aegis vault with one password slot.
+pub fn export_aegis(entries: &[OtpAuthUri], password: &str) -> Result<Vec<u8>> {
+    aegis::encrypt(entries, password, &aegis::ScryptParams::AEGIS_DEFAULT)
+}
+
+/// `otpauth://` URIs, one per line. Unencrypted: the acknowledgement is required.
+pub fn export_plain(entries: &[OtpAuthUri], acknowledged: PlainExportAcknowledged) -> Zeroizing<String> {
+    plain::export(entries, acknowledged)
+}
+
+/// Encrypted exports refuse an empty password: it would protect nothing.
+fn check_password(password: &str) -> Result<()> {
+    if password.is_empty() {
+        return Err(Error::ExportFailed(
+            "the password is empty; an encrypted export needs one".into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! `countersign://enroll?…` links (docs/ENROLL_LINK.md): what a relying party hands the
+//! desktop, usually as a QR code, to enroll it as a push factor.
+
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::verify::client::TWILIO_BASE_URL;
+
+pub const SCHEME: &str = "countersign";
+/// The only link version this build understands.
+pub const LINK_VERSION: &str = "1";
+const MAX_FRIENDLY_NAME: usize = 64;
+
+/// A parsed enrollment link. The access token is a short-lived credential: `Debug` hides it
+/// and it is never written to disk.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EnrollLink {
+    /// Verify base URL ending in `/v2/` (Twilio's when the link names none).
+    pub server: String,
+    pub service_sid: String,
+    pub identity: String,
+    pub access_token: String,
+    /// Name the factor gets on the server; `None` lets the desktop pick one.
+    pub friendly_name: Option<String>,
+}
+
+impl std::fmt::Debug for EnrollLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrollLink")
+            .field("server", &self.server)
+            .field("service_sid", &self.service_sid)
+            .field("identity", &self.identity)
+            .field("access_token", &"<redacted>")
+            .field("friendly_name", &self.friendly_name)
+            .finish()
+    }
+}
+
+impl EnrollLink {
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = |reason: &str| Error::InvalidEnrollLink(reason.to_string());
+        let url = Url::parse(text.trim()).map_err(|_| bad("not a link"))?;
+        if url.scheme() != SCHEME {
+            return Err(bad("it is not a countersign:// link"));
+        }
+        if url.host_str() != Some("enroll") {
+            return Err(bad("it is not an enrollment link (countersign://enroll?…)"));
+        }
+        let mut version = None;
+        let mut server = None;
+        let mut service = None;
+        let mut identity = None;
+        let mut token = None;
+        let mut name = None;
+        for (key, value) in url.query_pairs() {
+            let slot = match key.as_ref() {
+                "v" => &mut version,
+                "server" => &mut server,
+                "service" => &mut service,
+                "identity" => &mut identity,
+                "token" => &mut token,
+                "name" => &mut name,
+                // Later versions may add optional parameters; ignoring them is safe.
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(Error::InvalidEnrollLink(format!(
+                    "the parameter {key:?} appears twice"
+                )));
+            }
+            *slot = Some(value.into_owned());
+        }
+        if let Some(v) = &version
+            && v != LINK_VERSION
+        {
+            return Err(Error::InvalidEnrollLink(format!(
+                "link version {v:?} is not supported by this Countersign; update it"
+            )));
+        }
+        let service_sid = service.ok_or_else(|| bad("the service is missing"))?;
+        if !is_sid(&service_sid, "VA") {
+            return Err(bad("the service is not a Verify service SID (VA…)"));
+        }
+        let identity = identity.ok_or_else(|| bad("the identity is missing"))?;
+        if !valid_identity(&identity) {
+            return Err(bad(
+                "the identity must be 8–64 letters, digits or dashes (not a name or e-mail)",
+            ));
+        }
+        let access_token = token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| bad("the access token is missing"))?;
+        let friendly_name = name.filter(|n| !n.trim().is_empty());
+        if friendly_name
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > MAX_FRIENDLY_NAME)
+        {
+            return Err(bad("the name is longer than 64 characters"));
+        }
+        let server = server
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| TWILIO_BASE_URL.to_string());
+        Ok(EnrollLink {
+            server,
+            service_sid,
+            identity,
+            access_token,
+            friendly_name,
+        })
+    }
+
+    /// The link as text (the inverse of [`EnrollLink::parse`]).
+    pub fn to_link(&self) -> String {
+        let mut url = Url::parse("countersign://enroll").expect("constant URL is valid");
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("v", LINK_VERSION)
+                .append_pair("server", &self.server)
+                .append_pair("service", &self.service_sid)
+                .append_pair("identity", &self.identity)
+                .append_pair("token", &self.access_token);
+            if let Some(name) = &self.friendly_name {
+                query.append_pair("name", name);
+            }
+        }
+        url.to_string()
+    }
+}
+
+fn is_sid(text: &str, prefix: &str) -> bool {
+    text.len() == 34
+        && text.starts_with(prefix)
+        && text[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// PROTOCOL.md §2.2: 8–64 characters, dash-separated alphanumerics (underscores too, as
+/// crates/verify-server/ENROLL_LINK.md allows).
+fn valid_identity(identity: &str) -> bool {
+    (8..=64).contains(&identity.len())
+        && identity
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SERVICE: &str = "VA0123456789abcdef0123456789abcdef";
+
+    fn link(query: &str) -> String {
+        format!("countersign://enroll?{query}")
+    }
+
+    #[test]
+    fn parses_every_field_and_round_trips() {
+        let text = link(&format!(
+            "v=1&server=https%3A%2F%2F127.0.0.1%3A8443%2Fv2%2F&service={SERVICE}&identity=user-0001&token=abc%2B%2F%3D&name=Work%20laptop"
+        ));
+        let parsed = EnrollLink::parse(&text).unwrap();
+        assert_eq!(parsed.server, "https://127.0.0.1:8443/v2/");
+        assert_eq!(parsed.service_sid, SERVICE);
+        assert_eq!(parsed.identity, "user-0001");
+        assert_eq!(parsed.access_token, "abc+/=");
+        assert_eq!(parsed.friendly_name.as_deref(), Some("Work laptop"));
+        assert_eq!(EnrollLink::parse(&parsed.to_link()).unwrap(), parsed);
+    }
+
+    #[test]
+    fn defaults_to_twilio_and_ignores_unknown_parameters() {
+        let parsed = EnrollLink::parse(&link(&format!(
+            "service={SERVICE}&identity=user-0001&token=t&future=1"
+        )))
+        .unwrap();
+        assert_eq!(parsed.server, TWILIO_BASE_URL);
+        assert_eq!(parsed.friendly_name, None);
+    }
+
+    #[test]
+    fn refuses_malformed_links_without_echoing_the_token() {
+        let cases = [
+            "https://enroll?service=x".to_string(),
+            "countersign://other?x=1".to_string(),
+            link("v=2&service=VA0123456789abcdef0123456789abcdef&identity=user-0001&token=t"),
+            link("identity=user-0001&token=t"),
+            link("service=VB0123456789abcdef0123456789abcdef&identity=user-0001&token=t"),
+            link(&format!("service={SERVICE}&identity=alice@example.com&token=t")),
+            link(&format!("service={SERVICE}&identity=user-0001")),
+            link(&format!(
+                "service={SERVICE}&identity=user-0001&token=supersecret&token=again"
+            )),
+            link(&format!(
+                "service={SERVICE}&identity=user-0001&token=supersecret&name={}",
+                "n".repeat(65)
+            )),
+        ];
+        for case in cases {
+            let err = EnrollLink::parse(&case).expect_err(&case);
+            assert_eq!(err.code(), "invalid_enroll_link", "{case}");
+            assert!(!err.to_string().contains("supersecret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_the_access_token() {
+        let parsed = EnrollLink::parse(&link(&format!(
+            "service={SERVICE}&identity=user-0001&token=supersecret"
+        )))
+        .unwrap();
+        assert!(!format!("{parsed:?}").contains("supersecret"));
+    }
+}

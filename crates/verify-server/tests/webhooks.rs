@@ -1,0 +1,272 @@
+//! Webhook CRUD and signed, retried event delivery.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode as AxStatus};
+use common::*;
+use reqwest::StatusCode;
+use tokio::sync::mpsc;
+
+const ID: &str = "user-0004-dave";
+const WEBHOOK_FIELDS: &[&str] = &[
+    "sid",
+    "service_sid",
+    "account_sid",
+    "friendly_name",
+    "event_types",
+    "status",
+    "version",
+    "webhook_url",
+    "webhook_method",
+    "date_created",
+    "date_updated",
+    "url",
+];
+
+struct Receiver {
+    tx: mpsc::UnboundedSender<(String, Vec<(String, String)>)>,
+    fail_first: usize,
+    seen: AtomicUsize,
+}
+
+async fn hook(
+    State(r): State<Arc<Receiver>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> AxStatus {
+    let n = r.seen.fetch_add(1, Ordering::SeqCst);
+    if n < r.fail_first {
+        return AxStatus::INTERNAL_SERVER_ERROR;
+    }
+    let sig = headers
+        .get("x-twilio-signature")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let _ = r.tx.send((sig, params));
+    AxStatus::OK
+}
+
+async fn receiver(
+    fail_first: usize,
+) -> (
+    String,
+    mpsc::UnboundedReceiver<(String, Vec<(String, String)>)>,
+    Arc<Receiver>,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let state = Arc::new(Receiver {
+        tx,
+        fail_first,
+        seen: AtomicUsize::new(0),
+    });
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(hook))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/hook"), rx, state)
+}
+
+async fn next_event(
+    rx: &mut mpsc::UnboundedReceiver<(String, Vec<(String, String)>)>,
+) -> (String, Vec<(String, String)>) {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("webhook not delivered")
+        .unwrap()
+}
+
+fn param<'a>(p: &'a [(String, String)], k: &str) -> &'a str {
+    p.iter()
+        .find(|(key, _)| key == k)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("missing {k}"))
+}
+
+#[tokio::test]
+async fn webhook_crud() {
+    let t = start().await;
+    let svc = t.service("Hooks").await;
+    let path = format!("/v2/Services/{svc}/Webhooks");
+    let r = t
+        .post(
+            &path,
+            &[
+                ("FriendlyName", "hook"),
+                ("EventTypes", "factor.created"),
+                ("EventTypes", "challenge.approved"),
+                ("WebhookUrl", "https://example.invalid/hook"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    assert_keys(&r.json, WEBHOOK_FIELDS);
+    assert_sid(&r.json["sid"], "YW");
+    assert_eq!(
+        r.json["event_types"],
+        serde_json::json!(["factor.created", "challenge.approved"])
+    );
+    assert_eq!(r.json["status"], "enabled");
+    assert_eq!(r.json["version"], "v2");
+    assert_eq!(r.json["webhook_method"], "POST");
+    let w = format!("{path}/{}", r.json["sid"].as_str().unwrap());
+    assert_eq!(t.get(&w, &[]).await.json, r.json);
+    let u = t
+        .post(&w, &[("Status", "disabled"), ("EventTypes", "*")])
+        .await;
+    assert_eq!(u.json["status"], "disabled");
+    assert_eq!(u.json["event_types"], serde_json::json!(["*"]));
+    let l = t.get(&path, &[]).await;
+    assert_eq!(l.json["webhooks"].as_array().unwrap().len(), 1);
+    assert_error(
+        &t.post(
+            &path,
+            &[
+                ("FriendlyName", "x"),
+                ("EventTypes", "nope"),
+                ("WebhookUrl", "https://e/h"),
+            ],
+        )
+        .await,
+        400,
+        60306,
+    );
+    assert_error(
+        &t.post(
+            &path,
+            &[
+                ("FriendlyName", "x"),
+                ("EventTypes", "*"),
+                ("WebhookUrl", "ftp://e/h"),
+            ],
+        )
+        .await,
+        400,
+        60306,
+    );
+    assert_error(
+        &t.post(
+            &path,
+            &[("FriendlyName", "x"), ("WebhookUrl", "https://e/h")],
+        )
+        .await,
+        400,
+        60306,
+    );
+    assert_eq!(t.delete(&w).await.status, StatusCode::NO_CONTENT);
+    assert_error(&t.get(&w, &[]).await, 404, 20404);
+    t.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_are_signed_and_retried() {
+    let t = start_with(|c| {
+        c.webhook_retry = verify_server::RetryPolicy {
+            max_attempts: 4,
+            initial_backoff: Duration::from_millis(50),
+        };
+    })
+    .await;
+    let (url, mut rx, state) = receiver(2).await;
+    let svc = t.service("Hooks").await;
+    let r = t
+        .post(
+            &format!("/v2/Services/{svc}/Webhooks"),
+            &[
+                ("FriendlyName", "all"),
+                ("EventTypes", "*"),
+                ("WebhookUrl", &url),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+
+    // factor.created (delivered on the 3rd try), factor.verified.
+    let d = t.enroll_push(&svc, ID).await;
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        got.push(next_event(&mut rx).await);
+    }
+    assert!(
+        state.seen.load(Ordering::SeqCst) >= 4,
+        "two failures were retried"
+    );
+    got.sort_by(|a, b| param(&a.1, "type").cmp(param(&b.1, "type")));
+    let (sig, created) = &got[0];
+    assert_eq!(param(created, "type"), "factor.created");
+    assert_eq!(param(created, "factor_sid"), d.factor_sid);
+    assert_eq!(param(created, "entity_identity"), ID);
+    assert_eq!(param(created, "account_sid"), t.server.account_sid());
+    assert_eq!(param(created, "service_sid"), svc);
+    assert_eq!(param(created, "factor_type"), "push");
+    assert_eq!(
+        *sig,
+        verify_server::twilio_signature(t.server.auth_token(), &url, created)
+    );
+    assert_eq!(param(&got[1].1, "type"), "factor.verified");
+
+    // challenge.approved / challenge.denied.
+    let c = t.push_challenge(&svc, ID, &d.factor_sid).await;
+    let csid = c.json["sid"].as_str().unwrap().to_string();
+    assert_eq!(
+        t.answer(&d, &svc, ID, &csid, "approved").await.status,
+        StatusCode::OK
+    );
+    let (sig, ev) = next_event(&mut rx).await;
+    assert_eq!(param(&ev, "type"), "challenge.approved");
+    assert_eq!(param(&ev, "challenge_sid"), csid);
+    assert_eq!(param(&ev, "challenge_status"), "approved");
+    assert_eq!(
+        sig,
+        verify_server::twilio_signature(t.server.auth_token(), &url, &ev)
+    );
+    let c = t.push_challenge(&svc, ID, &d.factor_sid).await;
+    t.answer(&d, &svc, ID, c.json["sid"].as_str().unwrap(), "denied")
+        .await;
+    assert_eq!(
+        param(&next_event(&mut rx).await.1, "type"),
+        "challenge.denied"
+    );
+
+    // factor.deleted.
+    t.delete(&format!("{}/Factors/{}", ent(&svc, ID), d.factor_sid))
+        .await;
+    assert_eq!(
+        param(&next_event(&mut rx).await.1, "type"),
+        "factor.deleted"
+    );
+    t.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dead_receiver_never_blocks_requests() {
+    let t = start_with(|c| {
+        c.webhook_retry = verify_server::RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_secs(5),
+        };
+    })
+    .await;
+    let svc = t.service("Dead").await;
+    // Nothing listens on port 9 of loopback (discard): connection refused.
+    t.post(
+        &format!("/v2/Services/{svc}/Webhooks"),
+        &[
+            ("FriendlyName", "dead"),
+            ("EventTypes", "*"),
+            ("WebhookUrl", "http://127.0.0.1:9/hook"),
+        ],
+    )
+    .await;
+    let started = std::time::Instant::now();
+    t.enroll_push(&svc, ID).await;
+    assert!(started.elapsed() < Duration::from_secs(3));
+    t.server.shutdown().await;
+}
