@@ -55,7 +55,7 @@ async fn refuses_the_server_without_its_ca() {
         .fetch_service(&sid, &backend(&server, server.auth_token()))
         .await
         .expect_err("untrusted certificate refused");
-    assert_eq!(err.code(), "network_error");
+    assert_eq!(err.code(), "tls_error");
     assert!(
         err.to_string().to_lowercase().contains("certificate"),
         "names the TLS cause: {err}"

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod push;
+mod scan;
+mod transfer;
 
 use clap::{Parser, Subcommand};
 use countersign_core::profile::{DATA_DIR_ENV, Profile};
@@ -42,10 +44,21 @@ enum Command {
     Delete { account: String },
     /// This machine as a Verify push factor: enroll, list, answer challenges.
     Push(push::PushArgs),
+    /// Import accounts from another authenticator's export or a Countersign backup.
+    Import(transfer::ImportArgs),
+    /// Export every account: an encrypted backup, an Aegis vault, or plain otpauth:// links.
+    Export(transfer::ExportArgs),
+    /// Print every QR code payload found in images, on screen (--screen) or on the clipboard.
+    Scan(scan::ScanArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Scanning needs no profile or keychain, so it runs before they are opened.
+    let cli = match cli.command {
+        Command::Scan(args) => return scan::run(args),
+        command => Cli { command, ..cli },
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -87,6 +100,9 @@ fn run(cli: Cli) -> Result<()> {
             println!("deleted\t{}\t{}", account.id, account.display_name());
         }
         Command::Push(args) => push::run(&profile, args)?,
+        Command::Import(args) => transfer::import(&vault, args)?,
+        Command::Export(args) => transfer::export(&vault, args)?,
+        Command::Scan(_) => unreachable!("handled in main before the vault is opened"),
     }
     Ok(())
 }

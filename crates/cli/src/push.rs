@@ -94,12 +94,10 @@ async fn run_command(manager: &PushManager, args: PushArgs) -> Result<()> {
         PushCommand::Enroll { link } => {
             let link = EnrollLink::parse(&link)?;
             let ca = match &args.ca {
-                Some(path) => {
-                    Some(std::fs::read_to_string(path).map_err(|source| Error::Io {
-                        path: path.display().to_string(),
-                        source,
-                    })?)
-                }
+                Some(path) => Some(std::fs::read_to_string(path).map_err(|source| Error::Io {
+                    path: path.display().to_string(),
+                    source,
+                })?),
                 None => None,
             };
             let enrollment = manager.enroll(&link, ca).await?;
@@ -143,7 +141,15 @@ async fn run_command(manager: &PushManager, args: PushArgs) -> Result<()> {
         PushCommand::Approve {
             challenge,
             enrollment,
-        } => answer(manager, &challenge, enrollment.as_deref(), Decision::Approve).await?,
+        } => {
+            answer(
+                manager,
+                &challenge,
+                enrollment.as_deref(),
+                Decision::Approve,
+            )
+            .await?
+        }
         PushCommand::Deny {
             challenge,
             enrollment,
@@ -199,7 +205,9 @@ async fn answer(
     let challenge = match enrollment {
         Some(query) => {
             let enrollment = manager.find(query)?;
-            manager.answer(enrollment.id, challenge_sid, decision).await?
+            manager
+                .answer(enrollment.id, challenge_sid, decision)
+                .await?
         }
         None => manager.answer_any(challenge_sid, decision).await?,
     };

@@ -110,6 +110,10 @@ pub enum Error {
     #[error("the key of push enrollment {0} is missing from the OS keychain; enroll again")]
     PushKeyMissing(String),
 
+    /// The keychain holds another key than the one enrolled (restored or tampered keychain).
+    #[error("the keychain key of push enrollment {0} is not the enrolled one; enroll again")]
+    PushKeyMismatch(String),
+
     #[error("no challenge {0} for this device")]
     ChallengeNotFound(String),
 
@@ -150,14 +154,21 @@ pub enum Error {
 
     /// The file is of a known format but damaged or truncated as a whole.
     #[error("this {format} file is damaged: {reason}")]
-    ImportCorrupt { format: &'static str, reason: String },
+    ImportCorrupt {
+        format: &'static str,
+        reason: String,
+    },
 
     /// The file is of a known format but in a variant that cannot be imported.
     #[error("this {format} file cannot be imported: {reason}")]
-    ImportUnsupported { format: &'static str, reason: String },
+    ImportUnsupported {
+        format: &'static str,
+        reason: String,
+    },
 
-    /// Encryption for an export failed (no randomness from the OS, or a cipher error).
-    #[error("encrypting the export failed: {0}")]
+    /// An export was refused (empty password, plain export not acknowledged) or its
+    /// encryption failed (no randomness from the OS).
+    #[error("cannot export: {0}")]
     ExportFailed(String),
 }
 
@@ -191,6 +202,7 @@ impl Error {
             Error::AmbiguousEnrollment(_) => "ambiguous_enrollment",
             Error::EnrollmentIncomplete(_) => "enrollment_incomplete",
             Error::PushKeyMissing(_) => "push_key_missing",
+            Error::PushKeyMismatch(_) => "push_key_mismatch",
             Error::ChallengeNotFound(_) => "challenge_not_found",
             Error::ChallengeWrongFactor(_) => "challenge_wrong_factor",
             Error::ChallengeExpired => "challenge_expired",

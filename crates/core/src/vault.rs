@@ -287,6 +287,79 @@ impl Vault {
         // A poisoned cache only means a panic elsewhere; the data is still valid.
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    // ---- Import and export (crate::import, crate::export) ----
+
+    /// Every account with its secret, in list order, for exporting. Fails if any secret
+    /// cannot be read: an export silently missing accounts would only be found out when
+    /// it is needed.
+    pub fn export_entries(&self) -> Result<Vec<OtpAuthUri>> {
+        self.accounts()?
+            .iter()
+            .map(|account| self.entry_with_secret(account))
+            .collect()
+    }
+
+    /// Adds imported accounts. With `skip_duplicates`, entries that would show the same
+    /// codes as an account already here, or as an earlier entry, are skipped and listed.
+    /// An unreachable or locked keychain stops the import (every later entry would fail
+    /// the same way; those added so far stay); other refusals are listed per entry.
+    pub fn import(
+        &self,
+        entries: Vec<OtpAuthUri>,
+        skip_duplicates: bool,
+    ) -> Result<crate::import::ImportReport> {
+        use crate::import::{Duplicate, ImportFailure, SkippedDuplicate, display_name};
+        let mut existing = Vec::new();
+        if skip_duplicates {
+            for account in self.accounts()? {
+                match self.entry_with_secret(&account) {
+                    Ok(entry) => existing.push(entry),
+                    Err(e @ (Error::KeychainUnavailable { .. } | Error::KeychainLocked(_))) => {
+                        return Err(e);
+                    }
+                    // An account whose secret is gone can't be compared; it is not in the way.
+                    Err(_) => {}
+                }
+            }
+        }
+        let duplicates = crate::import::find_duplicates(&existing, &entries);
+        let labels: Vec<String> = entries.iter().map(display_name).collect();
+        let mut report = crate::import::ImportReport::default();
+        for (index, (entry, duplicate)) in entries.into_iter().zip(duplicates).enumerate() {
+            if skip_duplicates && let Some(duplicate) = duplicate {
+                let duplicate_of = match duplicate {
+                    Duplicate::Existing(i) => display_name(&existing[i]),
+                    Duplicate::Imported(i) => labels[i].clone(),
+                };
+                report.skipped_duplicates.push(SkippedDuplicate {
+                    label: labels[index].clone(),
+                    duplicate_of,
+                });
+                continue;
+            }
+            match self.add(entry) {
+                Ok(account) => report.added.push(account),
+                Err(e @ (Error::KeychainUnavailable { .. } | Error::KeychainLocked(_))) => {
+                    return Err(e);
+                }
+                Err(error) => report.failed.push(ImportFailure {
+                    label: labels[index].clone(),
+                    error,
+                }),
+            }
+        }
+        Ok(report)
+    }
+
+    fn entry_with_secret(&self, account: &Account) -> Result<OtpAuthUri> {
+        Ok(OtpAuthUri {
+            issuer: Some(account.issuer.clone()).filter(|i| !i.is_empty()),
+            account_name: account.name.clone(),
+            params: account.otp.clone(),
+            secret: self.secret(account)?,
+        })
+    }
 }
 
 /// Seeds are kept in the keychain as base32 text, the form users know from `otpauth://`

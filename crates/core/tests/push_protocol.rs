@@ -46,7 +46,13 @@ async fn approve_and_deny_reach_the_relying_party() {
 
     assert_eq!(server.challenge(ALICE, &first).await["status"], "approved");
     assert_eq!(server.challenge(ALICE, &second).await["status"], "denied");
-    assert!(client.pending_challenges(&factor).await.expect("list").is_empty());
+    assert!(
+        client
+            .pending_challenges(&factor)
+            .await
+            .expect("list")
+            .is_empty()
+    );
     server.server.shutdown().await;
 }
 
@@ -230,7 +236,11 @@ fn list_body() -> String {
 async fn rate_limits_are_waited_out_within_bounds() {
     let stub = Stub::start(|_method, _path, n| {
         if n < 2 {
-            (StatusCode::TOO_MANY_REQUESTS, vec![("Retry-After", "1".into())], r#"{"code":20429,"message":"Too many requests","status":429}"#.into())
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                vec![("Retry-After", "1".into())],
+                r#"{"code":20429,"message":"Too many requests","status":429}"#.into(),
+            )
         } else {
             (StatusCode::OK, vec![], list_body())
         }
@@ -243,13 +253,21 @@ async fn rate_limits_are_waited_out_within_bounds() {
         .await
         .expect("after two waits");
     assert_eq!(pending.len(), 1);
-    assert!(started.elapsed() >= Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(stub.seen().len(), 3);
     stub.stop();
 
     // Asked to wait longer than the bound: reported at once, nothing retried.
     let stub = Stub::start(|_method, _path, _n| {
-        (StatusCode::TOO_MANY_REQUESTS, vec![("Retry-After", "3600".into())], "{}".into())
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            vec![("Retry-After", "3600".into())],
+            "{}".into(),
+        )
     })
     .await;
     let client = stub.client(ClientOptions::default());
@@ -288,10 +306,21 @@ async fn server_errors_retry_reads_and_confirm_writes_by_refetching() {
 
     // The approval POST answers 500 but landed: the re-fetch shows it approved.
     let stub = Stub::start(|method, _path, n| {
-        let fields = vec![("Twilio-Verify-Signature-Fields", "sid,factor_sid".to_string())];
+        let fields = vec![(
+            "Twilio-Verify-Signature-Fields",
+            "sid,factor_sid".to_string(),
+        )];
         match (method.as_str(), n) {
-            ("GET", 0) => (StatusCode::OK, fields, challenge_json("YC1", "YFmine", "pending")),
-            ("GET", _) => (StatusCode::OK, vec![], challenge_json("YC1", "YFmine", "approved")),
+            ("GET", 0) => (
+                StatusCode::OK,
+                fields,
+                challenge_json("YC1", "YFmine", "pending"),
+            ),
+            ("GET", _) => (
+                StatusCode::OK,
+                vec![],
+                challenge_json("YC1", "YFmine", "approved"),
+            ),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, vec![], "oops".into()),
         }
     })
@@ -301,16 +330,31 @@ async fn server_errors_retry_reads_and_confirm_writes_by_refetching() {
         .await
         .expect("confirmed by re-fetch");
     assert_eq!(challenge.status, "approved");
-    let posts: Vec<_> = stub.seen().into_iter().filter(|s| s.method == Method::POST).collect();
+    let posts: Vec<_> = stub
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == Method::POST)
+        .collect();
     assert_eq!(posts.len(), 1, "writes are never repeated");
-    assert!(posts[0].body.starts_with("AuthPayload=ey"), "{}", posts[0].body);
+    assert!(
+        posts[0].body.starts_with("AuthPayload=ey"),
+        "{}",
+        posts[0].body
+    );
     stub.stop();
 
     // ...and when it did not land, the 500 is reported.
     let stub = Stub::start(|method, _path, _n| {
-        let fields = vec![("Twilio-Verify-Signature-Fields", "sid,factor_sid".to_string())];
+        let fields = vec![(
+            "Twilio-Verify-Signature-Fields",
+            "sid,factor_sid".to_string(),
+        )];
         match method.as_str() {
-            "GET" => (StatusCode::OK, fields, challenge_json("YC1", "YFmine", "pending")),
+            "GET" => (
+                StatusCode::OK,
+                fields,
+                challenge_json("YC1", "YFmine", "pending"),
+            ),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, vec![], "oops".into()),
         }
     })
@@ -328,7 +372,10 @@ async fn a_persistent_401_is_reported_after_one_clock_retry() {
     let stub = Stub::start(|_method, _path, _n| {
         (
             StatusCode::UNAUTHORIZED,
-            vec![("Date", httpdate::fmt_http_date(std::time::SystemTime::now()))],
+            vec![(
+                "Date",
+                httpdate::fmt_http_date(std::time::SystemTime::now()),
+            )],
             r#"{"code":20003,"message":"Authenticate","status":401}"#.into(),
         )
     })
@@ -352,7 +399,9 @@ async fn transport_failures_have_distinct_codes() {
         ..ClientOptions::default()
     };
     // Accepts connections but never answers.
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let silent_addr = silent.local_addr().expect("addr");
     let holder = tokio::spawn(async move {
         let mut held = Vec::new();
@@ -360,11 +409,9 @@ async fn transport_failures_have_distinct_codes() {
             held.push(socket);
         }
     });
-    let config = countersign_core::verify::ServerConfig::new(
-        &format!("http://{silent_addr}/v2/"),
-        None,
-    )
-    .expect("config");
+    let config =
+        countersign_core::verify::ServerConfig::new(&format!("http://{silent_addr}/v2/"), None)
+            .expect("config");
     let client = countersign_core::verify::VerifyClient::with_options(&config, options.clone())
         .expect("client");
     let err = client
@@ -378,11 +425,9 @@ async fn transport_failures_have_distinct_codes() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let closed_addr = closed.local_addr().expect("addr");
     drop(closed);
-    let config = countersign_core::verify::ServerConfig::new(
-        &format!("https://{closed_addr}/v2/"),
-        None,
-    )
-    .expect("config");
+    let config =
+        countersign_core::verify::ServerConfig::new(&format!("https://{closed_addr}/v2/"), None)
+            .expect("config");
     let client = countersign_core::verify::VerifyClient::with_options(&config, options.clone())
         .expect("client");
     let err = client
@@ -393,8 +438,8 @@ async fn transport_failures_have_distinct_codes() {
 
     // A real server whose CA we were not told about.
     let server = start_server(|_| {}).await;
-    let config =
-        countersign_core::verify::ServerConfig::new(&server.server.base_url(), None).expect("config");
+    let config = countersign_core::verify::ServerConfig::new(&server.server.base_url(), None)
+        .expect("config");
     let client =
         countersign_core::verify::VerifyClient::with_options(&config, options).expect("client");
     let err = client
@@ -402,6 +447,9 @@ async fn transport_failures_have_distinct_codes() {
         .await
         .expect_err("untrusted");
     assert_eq!(err.code(), "tls_error", "{err:?}");
-    assert!(err.to_string().to_lowercase().contains("certificate"), "{err}");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
     server.server.shutdown().await;
 }

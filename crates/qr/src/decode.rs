@@ -1,6 +1,7 @@
 //! Finding every QR code in a grey image. rxing's port of zxing-cpp's QR reader does the
-//! work; rqrr and a contrast-stretched retry are fallbacks for images it misses. Which
-//! passes run, and in what order, was chosen by measurement (see `benches/decode.rs`).
+//! work; a contrast-banded retry is the fallback for faint codes it misses. Chosen by
+//! measurement (`benches/decode.rs`): zxing's Java-derived reader and rqrr found fewer codes,
+//! and rqrr as a further fallback found none that these missed, at 10× the time.
 
 use std::collections::HashSet;
 
@@ -17,11 +18,9 @@ pub enum Pass {
     RxingCpp,
     /// rxing's port of zxing's (Java) multi-QR reader, both polarities.
     RxingZxing,
-    /// rqrr, both polarities.
-    Rqrr,
-    /// The image's contrast stretched to the full range, then `RxingCpp`: the binariser
-    /// ignores areas whose contrast is below a fixed floor.
-    Stretched,
+    /// Bands of grey around the most common greys stretched to full contrast, each then
+    /// read as `RxingCpp` does.
+    FaintBands,
 }
 
 /// A pass runs only if all passes before it found nothing, except those in `always`.
@@ -35,7 +34,7 @@ pub struct Pipeline<'a> {
 /// The combination that met the targets at the lowest time.
 pub(crate) const CHOSEN: Pipeline<'static> = Pipeline {
     always: &[Pass::RxingCpp],
-    fallbacks: &[Pass::Rqrr, Pass::Stretched],
+    fallbacks: &[Pass::FaintBands],
 };
 
 /// Every distinct QR payload in the image, in the order found.
@@ -67,11 +66,8 @@ fn run_pass(pass: Pass, image: &GrayImage, found: &mut Vec<String>) {
     match pass {
         Pass::RxingCpp => rxing_pass(image, Reader::Cpp, found),
         Pass::RxingZxing => rxing_pass(image, Reader::Zxing, found),
-        Pass::Rqrr => rqrr_pass(image, found),
-        Pass::Stretched => {
-            if let Some(stretched) = stretch_contrast(image) {
-                rxing_pass(&stretched, Reader::Cpp, found);
-            }
+        Pass::FaintBands => {
+            band_passes(image, found);
         }
     }
 }
@@ -114,54 +110,97 @@ fn rxing_pass(image: &GrayImage, reader: Reader, found: &mut Vec<String>) {
     }
 }
 
-fn rqrr_pass(image: &GrayImage, found: &mut Vec<String>) {
+/// How many of the most common greys of faint areas are tried as a code's background.
+const BAND_PEAKS: usize = 2;
+/// Width of the grey band stretched to full contrast: faint codes differ by 25..60 levels.
+const BAND_WIDTH: u8 = 60;
+/// Head-room above (or below) the background grey, for noise and JPEG ringing.
+const BAND_MARGIN: u8 = 4;
+/// Blocks whose grey range lies in this span are "faint": neither flat nor crisp.
+const FAINT_RANGE: std::ops::RangeInclusive<u8> = 12..=80;
+const FAINT_BLOCK: usize = 8;
+/// Fewer faint blocks than this cannot hold a code (21×21 modules of at least 2 px).
+const MIN_FAINT_BLOCKS: u32 = 24;
+
+/// Brings out a code with little contrast (greyed out, faded, on a dim screen). The
+/// binariser treats contrast below a fixed floor as flat, and stretching the whole image
+/// does nothing when it also holds black text on white. Instead one band of greys is
+/// stretched to full contrast, with everything outside it clipped: the band ends at the
+/// code's background grey, so its quiet zone becomes pure white (or black) like the page
+/// around it. That grey is found as the most common one in the image's faint blocks; an
+/// image without faint blocks costs one pass over its pixels.
+fn band_passes(image: &GrayImage, found: &mut Vec<String>) {
     let (width, height) = (image.width() as usize, image.height() as usize);
     let pixels = image.as_raw();
-    for inverted in [false, true] {
-        let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| {
-            let value = pixels[y * width + x];
-            if inverted { 255 - value } else { value }
-        });
-        for grid in prepared.detect_grids() {
-            if let Ok((_meta, text)) = grid.decode()
-                && !text.is_empty()
-            {
-                found.push(text);
+    let mut histogram = [0u32; 256];
+    let mut faint_blocks = 0;
+    for by in (0..height.saturating_sub(FAINT_BLOCK - 1)).step_by(FAINT_BLOCK) {
+        for bx in (0..width.saturating_sub(FAINT_BLOCK - 1)).step_by(FAINT_BLOCK) {
+            let rows = (by..by + FAINT_BLOCK)
+                .map(|y| &pixels[y * width + bx..y * width + bx + FAINT_BLOCK]);
+            let (lo, hi) = rows
+                .clone()
+                .flatten()
+                .fold((u8::MAX, u8::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            if FAINT_RANGE.contains(&(hi - lo)) {
+                faint_blocks += 1;
+                for &value in rows.flatten() {
+                    histogram[usize::from(value)] += 1;
+                }
+            }
+        }
+    }
+    if faint_blocks < MIN_FAINT_BLOCKS {
+        return;
+    }
+    // Peaks of a lightly smoothed histogram: anti-aliasing spreads each flat grey a little.
+    let smoothed: Vec<u32> = (0..256)
+        .map(|level: usize| {
+            histogram[level.saturating_sub(1)..(level + 2).min(256)]
+                .iter()
+                .sum()
+        })
+        .collect();
+    let mut peaks: Vec<usize> = (0..256)
+        .filter(|&level| {
+            (level == 0 || smoothed[level] >= smoothed[level - 1])
+                && (level == 255 || smoothed[level] > smoothed[level + 1])
+        })
+        .collect();
+    peaks.sort_by_key(|&level| std::cmp::Reverse(smoothed[level]));
+    for &peak in peaks.iter().take(BAND_PEAKS) {
+        let peak = peak as u8;
+        // Light background (dark modules below it), then dark background (light modules).
+        let bands = [
+            (
+                peak.saturating_sub(BAND_WIDTH),
+                peak.saturating_add(BAND_MARGIN),
+            ),
+            (
+                peak.saturating_sub(BAND_MARGIN),
+                peak.saturating_add(BAND_WIDTH),
+            ),
+        ];
+        for (low, high) in bands {
+            if high - low < BAND_WIDTH {
+                continue; // at the end of the range: nothing beyond it to bring out
+            }
+            rxing_pass(&stretch_band(image, low, high), Reader::Cpp, found);
+            if !found.is_empty() {
+                return;
             }
         }
     }
 }
 
-/// Maps the 1st..99th percentile of the image's grey levels onto 0..255; `None` when the
-/// image is flat (nothing to find) or already uses the full range (nothing to gain).
-fn stretch_contrast(image: &GrayImage) -> Option<GrayImage> {
-    let mut histogram = [0u64; 256];
-    for &value in image.as_raw() {
-        histogram[usize::from(value)] += 1;
-    }
-    let total: u64 = histogram.iter().sum();
-    let percentile = |share: u64| {
-        let target = total * share / 100;
-        let mut seen = 0;
-        for (level, count) in histogram.iter().enumerate() {
-            seen += count;
-            if seen > target {
-                return level as u8;
-            }
-        }
-        255
-    };
-    let (low, high) = (percentile(1), percentile(99));
-    if high <= low || (low == 0 && high == 255) {
-        return None;
-    }
-    let span = f32::from(high - low);
+fn stretch_band(image: &GrayImage, low: u8, high: u8) -> GrayImage {
+    let span = u32::from(high - low);
     let table: Vec<u8> = (0..=255u8)
-        .map(|v| ((f32::from(v.clamp(low, high) - low) / span) * 255.0).round() as u8)
+        .map(|v| (u32::from(v.clamp(low, high) - low) * 255 / span) as u8)
         .collect();
-    let mut stretched = image.clone();
-    for value in stretched.iter_mut() {
+    let mut banded = image.clone();
+    for value in banded.iter_mut() {
         *value = table[usize::from(*value)];
     }
-    Some(stretched)
+    banded
 }

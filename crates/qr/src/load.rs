@@ -58,8 +58,8 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Decodes an encoded image (PNG, JPEG, WebP, GIF, BMP) to luma, refusing oversized ones.
-pub(crate) fn decode_to_luma(bytes: &[u8]) -> Result<GrayImage> {
+/// Decodes an encoded image (PNG, JPEG, WebP, GIF, BMP), refusing oversized ones.
+pub(crate) fn decode_image(bytes: &[u8]) -> Result<DynamicImage> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(Error::FileTooLarge {
             bytes: bytes.len() as u64,
@@ -86,8 +86,7 @@ pub(crate) fn decode_to_luma(bytes: &[u8]) -> Result<GrayImage> {
     // RGBA8 of the checked size plus room for the decoders' own buffers.
     limits.max_alloc = Some(MAX_PIXELS * 4 + 64 * 1024 * 1024);
     reader.limits(limits);
-    let image = reader.decode().map_err(unreadable)?;
-    Ok(to_luma_on_white(&image))
+    reader.decode().map_err(unreadable)
 }
 
 /// Luma with transparency flattened onto white, as an image viewer shows it: QR codes saved

@@ -9,7 +9,7 @@ use data_encoding::BASE64;
 use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, ApiResult};
-use crate::jwt::{UnverifiedJwt, parse_public_key};
+use crate::jwt::UnverifiedJwt;
 use crate::model::Factor;
 use crate::state::SharedState;
 
@@ -72,15 +72,16 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
     Some((u.to_string(), p.to_string()))
 }
 
-/// Authenticate a device JWT (PROTOCOL.md §4.3.5) for an operation on
-/// `service_sid` (and `identity` when the path names one). Every failure is
-/// 401 so SDKs run their clock-sync-and-retry path.
-pub async fn device_factor(
-    st: &SharedState,
-    token: &str,
-    service_sid: &str,
-    identity: Option<&str>,
-) -> ApiResult<Factor> {
+/// A device JWT that parsed and names its credential (`kid`); its
+/// signature and claims are not checked yet.
+pub struct DeviceToken<'a> {
+    jwt: UnverifiedJwt<'a>,
+    pub kid: String,
+}
+
+/// First half of device authentication (PROTOCOL.md §4.3.5): the
+/// structural checks that need neither the database nor crypto.
+pub fn parse_device_token(token: &str) -> ApiResult<DeviceToken<'_>> {
     let jwt = UnverifiedJwt::parse(token).map_err(|_| ApiError::Unauthenticated)?;
     if jwt.header_str("typ") != Some("JWT") || jwt.header_str("cty") != Some("twilio-pba;v=1") {
         return Err(ApiError::Unauthenticated);
@@ -89,31 +90,69 @@ pub async fn device_factor(
         .header_str("kid")
         .ok_or(ApiError::Unauthenticated)?
         .to_string();
+    Ok(DeviceToken { jwt, kid })
+}
+
+/// A JWT is good only for its own factor's service and identity.
+pub fn factor_in_scope(factor: &Factor, service_sid: &str, identity: Option<&str>) -> bool {
+    factor.service_sid == service_sid
+        && identity.is_none_or(|i| i.eq_ignore_ascii_case(&factor.identity))
+}
+
+impl DeviceToken<'_> {
+    /// Second half: `factor` is what the database holds for `self.kid`.
+    /// Checks scope, the signature against the factor's key, and the
+    /// claims. Every failure is 401 so SDKs run their clock-sync-and-retry
+    /// path.
+    pub fn authenticate(
+        &self,
+        st: &SharedState,
+        factor: Option<Factor>,
+        service_sid: &str,
+        identity: Option<&str>,
+    ) -> ApiResult<Factor> {
+        let factor = factor.ok_or(ApiError::Unauthenticated)?;
+        if !factor_in_scope(&factor, service_sid, identity) {
+            return Err(ApiError::Unauthenticated);
+        }
+        let key = st
+            .keys
+            .get(&factor.binding)
+            .ok_or(ApiError::Unauthenticated)?;
+        self.jwt
+            .verify(&key)
+            .map_err(|_| ApiError::Unauthenticated)?;
+
+        let now = st.now();
+        let payload = &self.jwt.payload;
+        let claim = |name: &str| payload.get(name).and_then(serde_json::Value::as_i64);
+        let (Some(nbf), Some(exp)) = (claim("nbf"), claim("exp")) else {
+            return Err(ApiError::Unauthenticated);
+        };
+        let sub_ok =
+            payload.get("sub").and_then(serde_json::Value::as_str) == Some(st.account_sid.as_str());
+        if !sub_ok || nbf > now + JWT_LEEWAY_SECS || exp <= now - JWT_LEEWAY_SECS {
+            return Err(ApiError::Unauthenticated);
+        }
+        Ok(factor)
+    }
+}
+
+/// Authenticate a device JWT for an operation on `service_sid` (and
+/// `identity` when the path names one).
+pub async fn device_factor(
+    st: &SharedState,
+    token: &str,
+    service_sid: &str,
+    identity: Option<&str>,
+) -> ApiResult<Factor> {
+    let token = parse_device_token(token)?;
+    let kid = token.kid.clone();
     let factor = st
         .db
         .call(move |c| Factor::find_by_credential(c, &kid))
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
-    // A JWT is good only for its own factor's service and identity.
-    if factor.service_sid != service_sid
-        || identity.is_some_and(|i| !i.eq_ignore_ascii_case(&factor.identity))
-    {
-        return Err(ApiError::Unauthenticated);
-    }
-    let key = parse_public_key(&factor.binding).ok_or(ApiError::Unauthenticated)?;
-    jwt.verify(&key).map_err(|_| ApiError::Unauthenticated)?;
-
-    let now = st.now();
-    let claim = |name: &str| jwt.payload.get(name).and_then(serde_json::Value::as_i64);
-    let (Some(nbf), Some(exp)) = (claim("nbf"), claim("exp")) else {
-        return Err(ApiError::Unauthenticated);
-    };
-    let sub_ok =
-        jwt.payload.get("sub").and_then(serde_json::Value::as_str) == Some(st.account_sid.as_str());
-    if !sub_ok || nbf > now + JWT_LEEWAY_SECS || exp <= now - JWT_LEEWAY_SECS {
-        return Err(ApiError::Unauthenticated);
-    }
-    Ok(factor)
+        .await?;
+    token.authenticate(st, factor, service_sid, identity)
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
-//! SQLite storage: one connection behind a mutex (SQLite serialises writers
-//! anyway, and a single connection makes every state change trivially
-//! atomic), schema migrations keyed on `PRAGMA user_version`, and the
-//! server's persisted settings.
+//! SQLite storage: one connection owned by a dedicated thread (SQLite
+//! serialises writers anyway, and a single connection makes every state
+//! change trivially atomic), schema migrations keyed on `PRAGMA
+//! user_version`, and the server's persisted settings.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -113,10 +113,22 @@ CREATE TABLE webhooks (
 );
 "#];
 
+/// What the database thread is asked to do.
+enum Job {
+    Run(Box<dyn FnOnce(&mut Connection) + Send>),
+    /// Close the connection (releasing the file lock), then confirm.
+    Close(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Handle to the database thread. Cloning is cheap; the thread (and its
+/// connection) ends when the last handle is dropped.
 #[derive(Clone)]
 pub struct Db {
-    conn: Arc<Mutex<Connection>>,
+    jobs: mpsc::Sender<Job>,
 }
+
+/// Prepared statements kept per connection: every hot query fits.
+const STATEMENT_CACHE_CAPACITY: usize = 64;
 
 impl Db {
     pub fn open(dir: &Path) -> Result<Db, StartError> {
@@ -126,39 +138,99 @@ impl Db {
             crate::tls::write_file(&path, b"", true)?;
         }
         let mut conn = Connection::open(&path)?;
+        // Only this process's single connection ever uses the file, so it
+        // holds the lock for its lifetime: no per-statement lock system
+        // calls and no shared-memory WAL index. A second server on the same
+        // data dir fails to start ("database is locked") instead of sharing.
+        // Must precede the first WAL access.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Durability trade-off for a dev/test server: in WAL mode NORMAL
+        // never corrupts the database, but a power loss (not a crash of this
+        // process) may drop the last few committed transactions. Each commit
+        // then costs a WAL append instead of an fsync.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
         migrate(&mut conn)?;
-        Ok(Db {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("verify-db".into())
+            .spawn(move || serve_jobs(conn, queue))
+            .map_err(|e| StartError::Other(format!("starting the database thread: {e}")))?;
+        Ok(Db { jobs })
     }
 
-    /// Run `f` with exclusive access to the connection on the blocking pool,
-    /// so SQLite I/O never stalls the async workers.
+    /// Run `f` on the database thread. One thread owns the only connection:
+    /// SQLite serialises writers anyway, every closure is trivially atomic
+    /// with respect to the others, and no async worker ever blocks on SQLite
+    /// I/O or on a lock. The caller's future simply awaits the reply.
     pub async fn call<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> ApiResult<T> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            // A panic inside a previous closure cannot leave a half-applied
-            // transaction (it rolls back on drop), so a poisoned lock is safe
-            // to reuse.
-            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| ApiError::Internal(format!("db task: {e}")))?
+        let (reply, result) = tokio::sync::oneshot::channel();
+        self.submit(Job::Run(Box::new(move |c| {
+            // The caller may have gone away (client disconnected); the work
+            // itself is complete either way.
+            let _ = reply.send(f(c));
+        })))?;
+        result.await.map_err(|_| job_lost())?
     }
 
-    /// Synchronous access for start-up code.
-    pub fn call_sync<T>(&self, f: impl FnOnce(&mut Connection) -> ApiResult<T>) -> ApiResult<T> {
-        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard)
+    /// Blocking access for unit tests (outside any runtime).
+    #[cfg(test)]
+    pub fn call_sync<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> ApiResult<T> + Send + 'static,
+    {
+        let (reply, result) = mpsc::sync_channel(1);
+        self.submit(Job::Run(Box::new(move |c| {
+            let _ = reply.send(f(c));
+        })))?;
+        result.recv().map_err(|_| job_lost())?
+    }
+
+    /// Close the connection after the jobs already queued, and wait until
+    /// its file lock is released (so a restart on the same data dir can open
+    /// it at once). Later calls on any handle fail.
+    pub async fn close(&self) {
+        let (reply, closed) = tokio::sync::oneshot::channel();
+        if self.jobs.send(Job::Close(reply)).is_ok() {
+            let _ = closed.await;
+        }
+    }
+
+    fn submit(&self, job: Job) -> ApiResult<()> {
+        self.jobs
+            .send(job)
+            .map_err(|_| ApiError::Internal("database thread stopped".into()))
+    }
+}
+
+fn job_lost() -> ApiError {
+    ApiError::Internal("database job failed".into())
+}
+
+fn serve_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>) {
+    for job in queue {
+        match job {
+            Job::Run(job) => {
+                // A panicking job must not take the database down with it:
+                // its open transaction rolls back on unwind and its caller
+                // sees `job_lost`.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
+            }
+            Job::Close(closed) => {
+                drop(conn);
+                let _ = closed.send(());
+                return;
+            }
+        }
     }
 }
 

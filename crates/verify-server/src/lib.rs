@@ -95,6 +95,7 @@ pub struct RunningServer {
     auth_token: String,
     auth_token_generated: bool,
     demo_service_sid: Option<String>,
+    db: Db,
     handle: axum_server::Handle<SocketAddr>,
     serve_task: tokio::task::JoinHandle<std::io::Result<()>>,
     background: Vec<tokio::task::JoinHandle<()>>,
@@ -143,13 +144,14 @@ impl RunningServer {
     }
 
     /// Stop accepting connections, let in-flight requests finish (≤ 5 s),
-    /// and stop background tasks.
+    /// stop background tasks, and close the database.
     pub async fn shutdown(self) {
         self.handle.graceful_shutdown(Some(Duration::from_secs(5)));
         let _ = self.serve_task.await;
         for t in self.background {
             t.abort();
         }
+        self.db.close().await;
     }
 
     /// Wait until the server stops on its own (it only does on error).
@@ -172,11 +174,12 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         offset_secs: config.clock_offset_secs,
     };
 
+    let (wanted_sid, wanted_token) = (config.account_sid.clone(), config.auth_token.clone());
     let (account_sid, auth_token, auth_token_generated) = db
-        .call_sync(|c| {
+        .call(move |c| {
             let stored_sid = db::get_setting(c, SETTING_ACCOUNT_SID)?;
-            let account_sid = match (&config.account_sid, stored_sid) {
-                (Some(s), _) => s.clone(),
+            let account_sid = match (wanted_sid, stored_sid) {
+                (Some(s), _) => s,
                 (None, Some(s)) => s,
                 (None, None) => {
                     let s = sid::new_sid(sid::ACCOUNT);
@@ -185,8 +188,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
                 }
             };
             let stored_token = db::get_setting(c, SETTING_AUTH_TOKEN)?;
-            let (token, generated) = match (&config.auth_token, stored_token) {
-                (Some(t), _) => (t.clone(), false),
+            let (token, generated) = match (wanted_token, stored_token) {
+                (Some(t), _) => (t, false),
                 (None, Some(t)) => (t, false),
                 (None, None) => {
                     let mut bytes = [0u8; 16];
@@ -198,12 +201,14 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             };
             Ok((account_sid, token, generated))
         })
+        .await
         .map_err(|e| StartError::Other(e.to_string()))?;
 
     let demo_service_sid = if config.demo {
         let now = clock.now();
         Some(
-            db.call_sync(|c| demo::ensure_service(c, now))
+            db.call(move |c| demo::ensure_service(c, now))
+                .await
                 .map_err(|e| StartError::Other(e.to_string()))?,
         )
     } else {
@@ -240,6 +245,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         limits: config.limits.clone(),
         webhooks: dispatcher,
         demo_service_sid: demo_service_sid.clone(),
+        keys: jwt::KeyCache::default(),
     });
 
     let worker = webhooks::Worker {
@@ -271,6 +277,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         auth_token,
         auth_token_generated,
         demo_service_sid,
+        db,
         handle,
         serve_task,
         background,

@@ -27,7 +27,51 @@ fn parse_json_col(s: Option<String>) -> Option<Value> {
     s.and_then(|s| serde_json::from_str(&s).ok())
 }
 
+/// One row or none, through the connection's prepared-statement cache (the
+/// loaders below run several times per request; re-parsing their SQL each
+/// time cost more than running it).
+fn query_opt<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    map: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> ApiResult<Option<T>> {
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row(params, map)
+        .optional()?)
+}
+
+// Column lists as macros so `concat!` can build constant SQL from them.
+macro_rules! service_columns {
+    () => {
+        "sid, friendly_name, settings, date_created, date_updated"
+    };
+}
+macro_rules! entity_columns {
+    () => {
+        "sid, service_sid, identity, date_created, date_updated"
+    };
+}
+macro_rules! factor_columns {
+    () => {
+        "sid, service_sid, entity_sid, identity, friendly_name, factor_type, status, \
+         credential_sid, binding, config, metadata, failed_attempts, date_created, date_updated"
+    };
+}
+macro_rules! challenge_columns {
+    () => {
+        "sid, service_sid, entity_sid, identity, factor_sid, factor_type, status, \
+         responded_reason, details, hidden_details, metadata, failed_attempts, date_created, \
+         date_updated, date_responded, expiration_date"
+    };
+}
+
 // ---------------------------------------------------------------- services
+
+fn not_found(service_sid: &str) -> ApiError {
+    ApiError::NotFound(format!("/v2/Services/{service_sid}"))
+}
 
 /// Service settings kept as one JSON column: only a few influence behaviour
 /// (`totp_*`, `push_include_date`); the rest are stored and echoed.
@@ -87,7 +131,7 @@ pub struct Service {
 }
 
 impl Service {
-    pub const COLUMNS: &'static str = "sid, friendly_name, settings, date_created, date_updated";
+    pub const COLUMNS: &'static str = service_columns!();
 
     pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Service> {
         let settings: String = r.get(2)?;
@@ -101,18 +145,29 @@ impl Service {
     }
 
     pub fn find(conn: &Connection, sid: &str) -> ApiResult<Option<Service>> {
-        Ok(conn
-            .query_row(
-                &format!("SELECT {} FROM services WHERE sid = ?1", Self::COLUMNS),
-                [sid],
-                Self::from_row,
-            )
-            .optional()?)
+        query_opt(
+            conn,
+            concat!(
+                "SELECT ",
+                service_columns!(),
+                " FROM services WHERE sid = ?1"
+            ),
+            [sid],
+            Self::from_row,
+        )
     }
 
     /// The service or 404/20404.
     pub fn load(conn: &Connection, sid: &str) -> ApiResult<Service> {
-        Self::find(conn, sid)?.ok_or_else(|| ApiError::NotFound(format!("/v2/Services/{sid}")))
+        Self::find(conn, sid)?.ok_or_else(|| not_found(sid))
+    }
+
+    /// 404/20404 unless the service exists (without decoding its settings).
+    pub fn ensure_exists(conn: &Connection, sid: &str) -> ApiResult<()> {
+        query_opt(conn, "SELECT 1 FROM services WHERE sid = ?1", [sid], |_| {
+            Ok(())
+        })?
+        .ok_or_else(|| not_found(sid))
     }
 
     /// TOTP issuer: the explicit setting, else the friendly name.
@@ -182,7 +237,7 @@ pub struct Entity {
 }
 
 impl Entity {
-    pub const COLUMNS: &'static str = "sid, service_sid, identity, date_created, date_updated";
+    pub const COLUMNS: &'static str = entity_columns!();
 
     pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Entity> {
         Ok(Entity {
@@ -196,21 +251,21 @@ impl Entity {
 
     /// Identities match case-insensitively (column is COLLATE NOCASE).
     pub fn find(conn: &Connection, service_sid: &str, identity: &str) -> ApiResult<Option<Entity>> {
-        Ok(conn
-            .query_row(
-                &format!(
-                    "SELECT {} FROM entities WHERE service_sid = ?1 AND identity = ?2",
-                    Self::COLUMNS
-                ),
-                params![service_sid, identity],
-                Self::from_row,
-            )
-            .optional()?)
+        query_opt(
+            conn,
+            concat!(
+                "SELECT ",
+                entity_columns!(),
+                " FROM entities WHERE service_sid = ?1 AND identity = ?2"
+            ),
+            params![service_sid, identity],
+            Self::from_row,
+        )
     }
 
     /// Service must exist (20404), then the entity (60392).
     pub fn load(conn: &Connection, service_sid: &str, identity: &str) -> ApiResult<Entity> {
-        Service::load(conn, service_sid)?;
+        Service::ensure_exists(conn, service_sid)?;
         Self::find(conn, service_sid, identity)?.ok_or(ApiError::EntityNotFound)
     }
 
@@ -256,9 +311,7 @@ pub struct Factor {
 }
 
 impl Factor {
-    pub const COLUMNS: &'static str = "sid, service_sid, entity_sid, identity, friendly_name, \
-        factor_type, status, credential_sid, binding, config, metadata, failed_attempts, \
-        date_created, date_updated";
+    pub const COLUMNS: &'static str = factor_columns!();
 
     pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Factor> {
         let config: String = r.get(9)?;
@@ -281,29 +334,28 @@ impl Factor {
     }
 
     pub fn find_by_sid(conn: &Connection, sid: &str) -> ApiResult<Option<Factor>> {
-        Ok(conn
-            .query_row(
-                &format!("SELECT {} FROM factors WHERE sid = ?1", Self::COLUMNS),
-                [sid],
-                Self::from_row,
-            )
-            .optional()?)
+        query_opt(
+            conn,
+            concat!("SELECT ", factor_columns!(), " FROM factors WHERE sid = ?1"),
+            [sid],
+            Self::from_row,
+        )
     }
 
     pub fn find_by_credential(
         conn: &Connection,
         credential_sid: &str,
     ) -> ApiResult<Option<Factor>> {
-        Ok(conn
-            .query_row(
-                &format!(
-                    "SELECT {} FROM factors WHERE credential_sid = ?1",
-                    Self::COLUMNS
-                ),
-                [credential_sid],
-                Self::from_row,
-            )
-            .optional()?)
+        query_opt(
+            conn,
+            concat!(
+                "SELECT ",
+                factor_columns!(),
+                " FROM factors WHERE credential_sid = ?1"
+            ),
+            [credential_sid],
+            Self::from_row,
+        )
     }
 
     /// Service (20404) → entity (60392) → factor of that entity (60390).
@@ -394,9 +446,7 @@ pub struct Challenge {
 }
 
 impl Challenge {
-    pub const COLUMNS: &'static str = "sid, service_sid, entity_sid, identity, factor_sid, \
-        factor_type, status, responded_reason, details, hidden_details, metadata, \
-        failed_attempts, date_created, date_updated, date_responded, expiration_date";
+    pub const COLUMNS: &'static str = challenge_columns!();
 
     pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Challenge> {
         let details: String = r.get(8)?;
@@ -430,13 +480,16 @@ impl Challenge {
         sid: &str,
     ) -> ApiResult<Challenge> {
         let entity = Entity::load(conn, service_sid, identity)?;
-        let found = conn
-            .query_row(
-                &format!("SELECT {} FROM challenges WHERE sid = ?1", Self::COLUMNS),
-                [sid],
-                Self::from_row,
-            )
-            .optional()?;
+        let found = query_opt(
+            conn,
+            concat!(
+                "SELECT ",
+                challenge_columns!(),
+                " FROM challenges WHERE sid = ?1"
+            ),
+            [sid],
+            Self::from_row,
+        )?;
         match found {
             Some(mut c) if c.entity_sid == entity.sid => {
                 c.apply_expiry(conn, st.now())?;
@@ -449,10 +502,10 @@ impl Challenge {
     /// Flip `pending` → `expired` once past `expiration_date` (persisted).
     pub fn apply_expiry(&mut self, conn: &Connection, now: i64) -> ApiResult<()> {
         if self.status == PENDING && now >= self.expiration_date {
-            conn.execute(
+            conn.prepare_cached(
                 "UPDATE challenges SET status = ?1, date_updated = ?2 WHERE sid = ?3 AND status = ?4",
-                params![EXPIRED, now, self.sid, PENDING],
-            )?;
+            )?
+            .execute(params![EXPIRED, now, self.sid, PENDING])?;
             self.status = EXPIRED.to_string();
             self.date_updated = now;
         }

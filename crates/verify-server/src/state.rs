@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::db::Db;
+use crate::jwt::KeyCache;
 use crate::webhooks::Dispatcher;
 
 /// Limits from PROTOCOL.md §6. Tests lower them to trigger the errors.
@@ -44,6 +45,8 @@ pub struct AppState {
     pub limits: Limits,
     pub webhooks: Dispatcher,
     pub demo_service_sid: Option<String>,
+    /// Parsed push factor public keys (JWT and approval verification).
+    pub keys: KeyCache,
 }
 
 pub type SharedState = Arc<AppState>;

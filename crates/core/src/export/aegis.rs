@@ -8,7 +8,7 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::import::aegis_format::{Header, KeyParams, PASSWORD_SLOT, Slot};
+use crate::import::aegis::{Header, KeyParams, PASSWORD_SLOT, Slot};
 use crate::import::crypto;
 use crate::otp::{self, OtpKind};
 use crate::otpauth::OtpAuthUri;
@@ -111,7 +111,11 @@ pub fn encrypt(entries: &[OtpAuthUri], password: &str, params: &ScryptParams) ->
         groups: [],
         icons_optimized: true,
     };
-    let estimate = 256 + entries.iter().map(|e| 384 + e.account_name.len() * 6).sum::<usize>();
+    let estimate = 256
+        + entries
+            .iter()
+            .map(|e| 384 + e.account_name.len() * 6)
+            .sum::<usize>();
     let mut plaintext = Zeroizing::new(Vec::with_capacity(estimate));
     serde_json::to_writer(&mut *plaintext, &content)
         .map_err(|e| Error::ExportFailed(format!("serialising the accounts failed: {e}")))?;
@@ -122,7 +126,8 @@ pub fn encrypt(entries: &[OtpAuthUri], password: &str, params: &ScryptParams) ->
     let db_nonce: [u8; 12] = crypto::random_bytes()?;
     let slot_key = crypto::scrypt(password.as_bytes(), &salt, params.log_n, params.r, params.p)
         .ok_or_else(|| Error::ExportFailed("scrypt refused the parameters".into()))?;
-    let (wrapped_key, slot_tag) = crypto::aes_gcm_seal(&slot_key, &slot_nonce, master_key.as_slice())?;
+    let (wrapped_key, slot_tag) =
+        crypto::aes_gcm_seal(&slot_key, &slot_nonce, master_key.as_slice())?;
     let (db, db_tag) = crypto::aes_gcm_seal(&master_key, &db_nonce, &plaintext)?;
     let vault = VaultFile {
         version: 1,
@@ -160,17 +165,27 @@ mod tests {
     use super::*;
     use crate::import::{Aegis, Format, Importer, JsonTree};
 
-    const TEST_PARAMS: ScryptParams = ScryptParams { log_n: 10, r: 8, p: 1 };
+    const TEST_PARAMS: ScryptParams = ScryptParams {
+        log_n: 10,
+        r: 8,
+        p: 1,
+    };
 
     #[test]
     fn round_trips_through_the_aegis_importer() {
         let entries = crate::export::countersign::tests::sample_entries();
         let file = encrypt(&entries, "aegis pw", &TEST_PARAMS).unwrap();
-        assert_eq!(crate::import::detect(&file), Some(Format::Aegis { encrypted: true }));
+        assert_eq!(
+            crate::import::detect(&file),
+            Some(Format::Aegis { encrypted: true })
+        );
         let back = Aegis.import(&file, Some("aegis pw")).unwrap();
         assert!(back.errors.is_empty(), "{:?}", back.errors);
         assert_eq!(back.entries, entries);
-        assert_eq!(Aegis.import(&file, Some("aegis PW")).unwrap_err().code(), "import_wrong_password");
+        assert_eq!(
+            Aegis.import(&file, Some("aegis PW")).unwrap_err().code(),
+            "import_wrong_password"
+        );
     }
 
     /// The structure Aegis's own reader requires, checked on the file itself.
@@ -189,7 +204,11 @@ mod tests {
         assert_eq!(slot["n"], 1024);
         assert_eq!((slot["r"].as_u64(), slot["p"].as_u64()), (Some(8), Some(1)));
         assert_eq!(slot["salt"].as_str().unwrap().len(), 64);
-        assert_eq!(slot["key"].as_str().unwrap().len(), 64, "a wrapped 256-bit key");
+        assert_eq!(
+            slot["key"].as_str().unwrap().len(),
+            64,
+            "a wrapped 256-bit key"
+        );
         assert_eq!(slot["key_params"]["nonce"].as_str().unwrap().len(), 24);
         assert_eq!(slot["key_params"]["tag"].as_str().unwrap().len(), 32);
         assert!(Uuid::parse_str(slot["uuid"].as_str().unwrap()).is_ok());
@@ -199,7 +218,17 @@ mod tests {
 
     #[test]
     fn the_default_cost_is_aegis_own() {
-        assert_eq!(ScryptParams::AEGIS_DEFAULT, ScryptParams { log_n: 15, r: 8, p: 1 });
-        assert_eq!(encrypt(&[], "", &TEST_PARAMS).unwrap_err().code(), "export_failed");
+        assert_eq!(
+            ScryptParams::AEGIS_DEFAULT,
+            ScryptParams {
+                log_n: 15,
+                r: 8,
+                p: 1
+            }
+        );
+        assert_eq!(
+            encrypt(&[], "", &TEST_PARAMS).unwrap_err().code(),
+            "export_failed"
+        );
     }
 }

@@ -9,8 +9,8 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 use crate::import::crypto;
 use crate::import::{
-    EntryFields, Format, ImportEntryError, ImportResult, JsonTree, SecretText, corrupt,
-    from_json, label, unsupported,
+    EntryFields, Format, ImportEntryError, ImportResult, JsonTree, SecretText, corrupt, from_json,
+    label, unsupported,
 };
 use crate::otp::{self, OtpKind};
 use crate::otpauth::OtpAuthUri;
@@ -162,7 +162,11 @@ pub fn encrypt(entries: &[OtpAuthUri], password: &str, params: &KdfParams) -> Re
             .collect(),
     };
     // Sized generously up front so growing never leaves plaintext copies in freed memory.
-    let estimate = 256 + entries.iter().map(|e| 256 + e.account_name.len() * 6).sum::<usize>();
+    let estimate = 256
+        + entries
+            .iter()
+            .map(|e| 256 + e.account_name.len() * 6)
+            .sum::<usize>();
     let mut plaintext = Zeroizing::new(Vec::with_capacity(estimate));
     serde_json::to_writer(&mut *plaintext, &content)
         .map_err(|e| Error::ExportFailed(format!("serialising the accounts failed: {e}")))?;
@@ -205,9 +209,8 @@ pub fn encrypt(entries: &[OtpAuthUri], password: &str, params: &KdfParams) -> Re
 
 /// Whether `bytes` is one of our backups (by its `format` field).
 pub(crate) fn is_backup(bytes: &[u8]) -> bool {
-    JsonTree::parse(bytes).is_some_and(|tree| {
-        tree.0.get("format").and_then(|f| f.as_str()) == Some(FORMAT_NAME)
-    })
+    JsonTree::parse(bytes)
+        .is_some_and(|tree| tree.0.get("format").and_then(|f| f.as_str()) == Some(FORMAT_NAME))
 }
 
 /// Decrypts and reads a backup.
@@ -221,14 +224,20 @@ pub(crate) fn decrypt(bytes: &[u8], password: &str) -> Result<ImportResult> {
     if header.version != VERSION {
         return Err(unsupported(
             format,
-            format!("backup version {} is newer than this app knows", header.version),
+            format!(
+                "backup version {} is newer than this app knows",
+                header.version
+            ),
         ));
     }
     if header.kdf.algorithm != "argon2id"
         || header.kdf.version != 19
         || header.cipher.algorithm != "xchacha20poly1305"
     {
-        return Err(unsupported(format, "it uses a key derivation or cipher this app does not know"));
+        return Err(unsupported(
+            format,
+            "it uses a key derivation or cipher this app does not know",
+        ));
     }
     let params = KdfParams {
         memory_kib: header.kdf.memory_kib,
@@ -236,12 +245,19 @@ pub(crate) fn decrypt(bytes: &[u8], password: &str) -> Result<ImportResult> {
         parallelism: header.kdf.parallelism,
     };
     if !params.is_acceptable() {
-        return Err(corrupt(format, "its key derivation parameters are out of range"));
+        return Err(corrupt(
+            format,
+            "its key derivation parameters are out of range",
+        ));
     }
     let salt = crate::import::decode_base64(&header.kdf.salt)
         .filter(|s| (16..=64).contains(&s.len()))
         .ok_or_else(|| corrupt(format, "the salt is not 16 to 64 bytes of base64"))?;
-    let nonce = crate::import::fixed::<24>(format, "the nonce", crate::import::decode_base64(&header.cipher.nonce))?;
+    let nonce = crate::import::fixed::<24>(
+        format,
+        "the nonce",
+        crate::import::decode_base64(&header.cipher.nonce),
+    )?;
     let ciphertext = crate::import::decode_base64(&header.ciphertext)
         .ok_or_else(|| corrupt(format, "the ciphertext is not base64"))?;
     let key = crypto::argon2id(
@@ -261,7 +277,10 @@ pub(crate) fn decrypt(bytes: &[u8], password: &str) -> Result<ImportResult> {
     let content = JsonTree::parse(&plaintext)
         .ok_or_else(|| corrupt(format, "the decrypted content is not JSON"))?;
     let Some(accounts) = content.0.get("accounts").and_then(|a| a.as_array()) else {
-        return Err(corrupt(format, "the decrypted content has no accounts list"));
+        return Err(corrupt(
+            format,
+            "the decrypted content has no accounts list",
+        ));
     };
     let mut result = ImportResult::default();
     for (index, value) in accounts.iter().enumerate() {
@@ -287,7 +306,12 @@ fn read_account(value: &serde_json::Value) -> std::result::Result<OtpAuthUri, St
         "totp" => OtpKind::Totp,
         "hotp" => OtpKind::Hotp,
         "steam" => OtpKind::Steam,
-        other => return Err(format!("type: unknown type {}", crate::import::shorten(other))),
+        other => {
+            return Err(format!(
+                "type: unknown type {}",
+                crate::import::shorten(other)
+            ));
+        }
     };
     EntryFields {
         issuer: account.issuer.as_deref(),
@@ -326,11 +350,26 @@ pub(crate) mod tests {
             secret: SecretBytes::new(secret.to_vec()),
         };
         vec![
-            uri(Some("GitHub"), "alice@example.com", totp(Algorithm::Sha1, 6, 30), b"Hello!\xde\xad\xbe\xef"),
-            uri(Some("ACME Co"), "bob", totp(Algorithm::Sha256, 8, 60), b"12345678901234567890123456789012"),
+            uri(
+                Some("GitHub"),
+                "alice@example.com",
+                totp(Algorithm::Sha1, 6, 30),
+                b"Hello!\xde\xad\xbe\xef",
+            ),
+            uri(
+                Some("ACME Co"),
+                "bob",
+                totp(Algorithm::Sha256, 8, 60),
+                b"12345678901234567890123456789012",
+            ),
             uri(None, "carol", hotp(Algorithm::Sha512, 7, 42), b"fooba"),
             uri(Some("Steam"), "gaben", OtpParams::steam(), b"Test-Steam"),
-            uri(Some("Corp: EU"), "Zoë’s account+2fa@example.com", totp(Algorithm::Sha1, 6, 15), &[0u8, 255, 1]),
+            uri(
+                Some("Corp: EU"),
+                "Zoë’s account+2fa@example.com",
+                totp(Algorithm::Sha1, 6, 15),
+                &[0u8, 255, 1],
+            ),
         ]
     }
 
@@ -338,39 +377,82 @@ pub(crate) mod tests {
     fn reads_the_independently_generated_fixture() {
         let bytes = fixture("countersign_backup.json");
         assert_eq!(crate::import::detect(&bytes), Some(Format::Countersign));
-        let result = CountersignBackup.import(&bytes, Some("countersign-test-password")).unwrap();
+        let result = CountersignBackup
+            .import(&bytes, Some("countersign-test-password"))
+            .unwrap();
         let e = &result.entries;
         assert_eq!(e.len(), 4, "{e:?}");
-        assert_entry(&e[0], Some("GitHub"), "alice@example.com", totp(Algorithm::Sha1, 6, 30), "JBSWY3DPEHPK3PXP");
-        assert_entry(&e[1], Some("ACME Co"), "bob", totp(Algorithm::Sha256, 8, 60), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
-        assert_entry(&e[2], None, "carol", hotp(Algorithm::Sha512, 6, 42), "MZXW6YTB");
-        assert_entry(&e[3], Some("Steam"), "gaben", OtpParams::steam(), "KRSXG5BNKN2GKYLN");
+        assert_entry(
+            &e[0],
+            Some("GitHub"),
+            "alice@example.com",
+            totp(Algorithm::Sha1, 6, 30),
+            "JBSWY3DPEHPK3PXP",
+        );
+        assert_entry(
+            &e[1],
+            Some("ACME Co"),
+            "bob",
+            totp(Algorithm::Sha256, 8, 60),
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+        );
+        assert_entry(
+            &e[2],
+            None,
+            "carol",
+            hotp(Algorithm::Sha512, 6, 42),
+            "MZXW6YTB",
+        );
+        assert_entry(
+            &e[3],
+            Some("Steam"),
+            "gaben",
+            OtpParams::steam(),
+            "KRSXG5BNKN2GKYLN",
+        );
         assert_eq!(result.errors.len(), 1, "{:?}", result.errors);
         assert_eq!(result.errors[0].index, Some(5));
         assert_eq!(result.errors[0].label.as_deref(), Some("Broken: mallory"));
-        assert!(result.errors[0].reason.starts_with("digits:"), "{}", result.errors[0]);
+        assert!(
+            result.errors[0].reason.starts_with("digits:"),
+            "{}",
+            result.errors[0]
+        );
     }
 
     #[test]
     fn round_trip_gives_identical_accounts() {
         let entries = sample_entries();
         let file = encrypt(&entries, "correct horse", &TEST_PARAMS).unwrap();
-        let back = CountersignBackup.import(&file, Some("correct horse")).unwrap();
+        let back = CountersignBackup
+            .import(&file, Some("correct horse"))
+            .unwrap();
         assert!(back.errors.is_empty(), "{:?}", back.errors);
         assert_eq!(back.entries, entries);
         // Fresh salt and nonce each time: two exports of the same accounts differ.
-        assert_ne!(file, encrypt(&entries, "correct horse", &TEST_PARAMS).unwrap());
+        assert_ne!(
+            file,
+            encrypt(&entries, "correct horse", &TEST_PARAMS).unwrap()
+        );
         // No secret appears in the file.
         let text = String::from_utf8(file).unwrap();
-        assert!(!text.contains(&otp::encode_secret(&entries[0].secret)), "{text}");
+        assert!(
+            !text.contains(&otp::encode_secret(&entries[0].secret)),
+            "{text}"
+        );
     }
 
     #[test]
     fn wrong_password_and_edited_headers_fail() {
         let file = encrypt(&sample_entries(), "correct horse", &TEST_PARAMS).unwrap();
-        let e = CountersignBackup.import(&file, Some("correct horsE")).unwrap_err();
+        let e = CountersignBackup
+            .import(&file, Some("correct horsE"))
+            .unwrap_err();
         assert_eq!(e.code(), "import_wrong_password");
-        assert_eq!(CountersignBackup.import(&file, None).unwrap_err().code(), "import_password_required");
+        assert_eq!(
+            CountersignBackup.import(&file, None).unwrap_err().code(),
+            "import_password_required"
+        );
         // Each header value is bound by the associated data: changing one (to a value the
         // reader still accepts) makes authentication fail even with the right password.
         let text = String::from_utf8(file).unwrap();
@@ -381,22 +463,39 @@ pub(crate) mod tests {
         ] {
             let edited = text.replace(from, to);
             assert_ne!(edited, text, "{from}");
-            let e = CountersignBackup.import(edited.as_bytes(), Some("correct horse")).unwrap_err();
+            let e = CountersignBackup
+                .import(edited.as_bytes(), Some("correct horse"))
+                .unwrap_err();
             assert_eq!(e.code(), "import_wrong_password", "{from}: {e}");
         }
         let greedy = text.replace("\"memory_kib\": 8192", "\"memory_kib\": 4194304");
-        let e = CountersignBackup.import(greedy.as_bytes(), Some("correct horse")).unwrap_err();
+        let e = CountersignBackup
+            .import(greedy.as_bytes(), Some("correct horse"))
+            .unwrap_err();
         assert_eq!(e.code(), "import_corrupt");
         let newer = text.replace("\"version\": 1,\n  \"kdf\"", "\"version\": 2,\n  \"kdf\"");
         assert_ne!(newer, text);
-        let e = CountersignBackup.import(newer.as_bytes(), Some("correct horse")).unwrap_err();
+        let e = CountersignBackup
+            .import(newer.as_bytes(), Some("correct horse"))
+            .unwrap_err();
         assert_eq!(e.code(), "import_unsupported");
     }
 
     #[test]
     fn empty_password_and_weak_parameters_are_refused() {
-        assert_eq!(encrypt(&sample_entries(), "", &TEST_PARAMS).unwrap_err().code(), "export_failed");
-        let weak = KdfParams { memory_kib: 1024, ..TEST_PARAMS };
-        assert_eq!(encrypt(&sample_entries(), "pw", &weak).unwrap_err().code(), "export_failed");
+        assert_eq!(
+            encrypt(&sample_entries(), "", &TEST_PARAMS)
+                .unwrap_err()
+                .code(),
+            "export_failed"
+        );
+        let weak = KdfParams {
+            memory_kib: 1024,
+            ..TEST_PARAMS
+        };
+        assert_eq!(
+            encrypt(&sample_entries(), "pw", &weak).unwrap_err().code(),
+            "export_failed"
+        );
     }
 }

@@ -40,8 +40,21 @@ pub fn export_aegis(entries: &[OtpAuthUri], password: &str) -> Result<Vec<u8>> {
 }
 
 /// `otpauth://` URIs, one per line. Unencrypted: the acknowledgement is required.
-pub fn export_plain(entries: &[OtpAuthUri], acknowledged: PlainExportAcknowledged) -> Zeroizing<String> {
+pub fn export_plain(
+    entries: &[OtpAuthUri],
+    acknowledged: PlainExportAcknowledged,
+) -> Zeroizing<String> {
     plain::export(entries, acknowledged)
+}
+
+/// Writes an export to `path` atomically (temporary file in the same directory, fsync,
+/// rename), readable by the owner only on Unix: even encrypted, an export is a target.
+pub fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    crate::atomic_file::write(dir, path, bytes)
 }
 
 /// Encrypted exports refuse an empty password: it would protect nothing.

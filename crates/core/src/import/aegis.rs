@@ -11,8 +11,8 @@ use zeroize::Zeroizing;
 
 use super::crypto;
 use super::{
-    EntryFields, Format, ImportEntryError, ImportResult, Importer, JsonTree, SecretText,
-    corrupt, from_json, label, require_password, unsupported,
+    EntryFields, Format, ImportEntryError, ImportResult, Importer, JsonTree, SecretText, corrupt,
+    from_json, label, require_password, unsupported,
 };
 use crate::error::{Error, Result};
 use crate::otp::OtpKind;
@@ -136,7 +136,11 @@ fn decrypt(header: &Header, ciphertext: &[u8], password: &str) -> Result<Zeroizi
         .params
         .as_ref()
         .ok_or_else(|| corrupt(format, "the header has no params"))?;
-    let nonce = super::fixed::<12>(format, "header.params.nonce", super::decode_hex(&params.nonce))?;
+    let nonce = super::fixed::<12>(
+        format,
+        "header.params.nonce",
+        super::decode_hex(&params.nonce),
+    )?;
     let tag = super::fixed::<16>(format, "header.params.tag", super::decode_hex(&params.tag))?;
     let slots = header.slots.as_deref().unwrap_or_default();
     let password_slots: Vec<&Slot> = slots.iter().filter(|s| s.kind == PASSWORD_SLOT).collect();
@@ -172,11 +176,17 @@ fn unwrap_master_key(slot: &Slot, password: &[u8]) -> Result<Option<crypto::Key3
         return Err(bad("invalid scrypt parameters"));
     }
     if 128u64.saturating_mul(n).saturating_mul(u64::from(r)) > MAX_SCRYPT_MEMORY {
-        return Err(bad("scrypt parameters asking for more than 1 GiB of memory"));
+        return Err(bad(
+            "scrypt parameters asking for more than 1 GiB of memory",
+        ));
     }
     let salt = super::decode_hex(salt).ok_or_else(|| bad("a salt that is not hex"))?;
     let wrapped = super::decode_hex(&slot.key).ok_or_else(|| bad("a key that is not hex"))?;
-    let nonce = super::fixed::<12>(format, "slot nonce", super::decode_hex(&slot.key_params.nonce))?;
+    let nonce = super::fixed::<12>(
+        format,
+        "slot nonce",
+        super::decode_hex(&slot.key_params.nonce),
+    )?;
     let tag = super::fixed::<16>(format, "slot tag", super::decode_hex(&slot.key_params.tag))?;
     let log_n = n.trailing_zeros() as u8;
     let slot_key = crypto::scrypt(password, &salt, log_n, r, p)
@@ -219,7 +229,9 @@ fn read_content(content: &serde_json::Value) -> ImportResult {
     result
 }
 
-fn read_entry(value: &serde_json::Value) -> std::result::Result<crate::otpauth::OtpAuthUri, String> {
+fn read_entry(
+    value: &serde_json::Value,
+) -> std::result::Result<crate::otpauth::OtpAuthUri, String> {
     let entry: Entry = from_json(value)?;
     let kind = match entry.kind.to_ascii_lowercase().as_str() {
         "totp" => OtpKind::Totp,
@@ -255,15 +267,42 @@ mod tests {
     fn assert_fixture_entries(result: &ImportResult) {
         let e = &result.entries;
         assert_eq!(e.len(), 4, "{e:?}");
-        assert_entry(&e[0], Some("GitHub"), "alice@example.com", totp(Algorithm::Sha1, 6, 30), "JBSWY3DPEHPK3PXP");
-        assert_entry(&e[1], Some("ACME Co"), "bob", totp(Algorithm::Sha256, 8, 60), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
-        assert_entry(&e[2], None, "carol", hotp(Algorithm::Sha512, 6, 42), "MZXW6YTB");
-        assert_entry(&e[3], Some("Steam"), "gaben", OtpParams::steam(), "KRSXG5BNKN2GKYLN");
+        assert_entry(
+            &e[0],
+            Some("GitHub"),
+            "alice@example.com",
+            totp(Algorithm::Sha1, 6, 30),
+            "JBSWY3DPEHPK3PXP",
+        );
+        assert_entry(
+            &e[1],
+            Some("ACME Co"),
+            "bob",
+            totp(Algorithm::Sha256, 8, 60),
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+        );
+        assert_entry(
+            &e[2],
+            None,
+            "carol",
+            hotp(Algorithm::Sha512, 6, 42),
+            "MZXW6YTB",
+        );
+        assert_entry(
+            &e[3],
+            Some("Steam"),
+            "gaben",
+            OtpParams::steam(),
+            "KRSXG5BNKN2GKYLN",
+        );
         let errors: Vec<String> = result.errors.iter().map(ToString::to_string).collect();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert_eq!(result.errors[0].index, Some(5));
         assert_eq!(result.errors[0].label.as_deref(), Some("Yandex: ivan"));
-        assert!(errors[0].contains("yandex accounts are not supported"), "{errors:?}");
+        assert!(
+            errors[0].contains("yandex accounts are not supported"),
+            "{errors:?}"
+        );
         assert_eq!(result.errors[1].index, Some(6));
         assert_eq!(result.errors[1].label.as_deref(), Some("Broken: mallory"));
         assert!(errors[1].contains("secret:"), "{errors:?}");
@@ -273,14 +312,20 @@ mod tests {
     #[test]
     fn plain_vault() {
         let bytes = fixture("aegis_plain.json");
-        assert_eq!(crate::import::detect(&bytes), Some(Format::Aegis { encrypted: false }));
+        assert_eq!(
+            crate::import::detect(&bytes),
+            Some(Format::Aegis { encrypted: false })
+        );
         assert_fixture_entries(&Aegis.import(&bytes, None).unwrap());
     }
 
     #[test]
     fn encrypted_vault_uses_the_password_slot_not_the_first() {
         let bytes = fixture("aegis_encrypted.json");
-        assert_eq!(crate::import::detect(&bytes), Some(Format::Aegis { encrypted: true }));
+        assert_eq!(
+            crate::import::detect(&bytes),
+            Some(Format::Aegis { encrypted: true })
+        );
         // The fixture's first slot is a biometric one holding the master key under a
         // random key: trying it with the password would fail.
         let tree = JsonTree::parse(&bytes).unwrap();
@@ -306,7 +351,9 @@ mod tests {
         let e = Aegis.import(huge.as_bytes(), Some("x")).unwrap_err();
         assert_eq!(e.code(), "import_corrupt", "{e}");
         let no_password_slot = text.replace("\"type\": 1", "\"type\": 2");
-        let e = Aegis.import(no_password_slot.as_bytes(), Some("x")).unwrap_err();
+        let e = Aegis
+            .import(no_password_slot.as_bytes(), Some("x"))
+            .unwrap_err();
         assert_eq!(e.code(), "import_unsupported", "{e}");
     }
 }

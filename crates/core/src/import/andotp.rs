@@ -7,8 +7,8 @@
 
 use super::crypto::{self, Pbkdf2Hash};
 use super::{
-    EntryFields, Format, ImportEntryError, ImportResult, Importer, JsonTree, SecretText,
-    corrupt, from_json, label, require_password,
+    EntryFields, Format, ImportEntryError, ImportResult, Importer, JsonTree, SecretText, corrupt,
+    from_json, label, require_password,
 };
 use crate::error::{Error, Result};
 use crate::otp::OtpKind;
@@ -118,7 +118,12 @@ fn read_entries(entries: &serde_json::Value) -> ImportResult {
 
 fn read_entry(value: &serde_json::Value) -> std::result::Result<OtpAuthUri, String> {
     let entry: Entry = from_json(value)?;
-    let kind = match entry.kind.as_deref().map(str::to_ascii_uppercase).as_deref() {
+    let kind = match entry
+        .kind
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
         None | Some("TOTP") => OtpKind::Totp,
         Some("HOTP") => OtpKind::Hotp,
         Some("STEAM") => OtpKind::Steam,
@@ -160,32 +165,70 @@ mod tests {
     fn assert_fixture_entries(result: &ImportResult) {
         let e = &result.entries;
         assert_eq!(e.len(), 4, "{e:?}");
-        assert_entry(&e[0], Some("GitHub"), "alice@example.com", totp(Algorithm::Sha1, 6, 30), "JBSWY3DPEHPK3PXP");
-        assert_entry(&e[1], Some("ACME Co"), "bob", totp(Algorithm::Sha256, 8, 60), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
-        assert_entry(&e[2], None, "carol", hotp(Algorithm::Sha512, 6, 42), "MZXW6YTB");
-        assert_entry(&e[3], Some("Steam"), "gaben", OtpParams::steam(), "KRSXG5BNKN2GKYLN");
+        assert_entry(
+            &e[0],
+            Some("GitHub"),
+            "alice@example.com",
+            totp(Algorithm::Sha1, 6, 30),
+            "JBSWY3DPEHPK3PXP",
+        );
+        assert_entry(
+            &e[1],
+            Some("ACME Co"),
+            "bob",
+            totp(Algorithm::Sha256, 8, 60),
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+        );
+        assert_entry(
+            &e[2],
+            None,
+            "carol",
+            hotp(Algorithm::Sha512, 6, 42),
+            "MZXW6YTB",
+        );
+        assert_entry(
+            &e[3],
+            Some("Steam"),
+            "gaben",
+            OtpParams::steam(),
+            "KRSXG5BNKN2GKYLN",
+        );
         assert_eq!(result.errors.len(), 1, "{:?}", result.errors);
         let error = &result.errors[0];
         assert_eq!(error.index, Some(5));
         assert_eq!(error.label.as_deref(), Some("Broken: mallory"));
-        assert!(error.reason.contains("MOTP entries are not supported"), "{error}");
+        assert!(
+            error.reason.contains("MOTP entries are not supported"),
+            "{error}"
+        );
     }
 
     #[test]
     fn plain_backup() {
         let bytes = fixture("andotp_plain.json");
-        assert_eq!(crate::import::detect(&bytes), Some(Format::AndOtp { encrypted: false }));
+        assert_eq!(
+            crate::import::detect(&bytes),
+            Some(Format::AndOtp { encrypted: false })
+        );
         assert_fixture_entries(&AndOtp.import(&bytes, None).unwrap());
     }
 
     #[test]
     fn encrypted_backup() {
         let bytes = fixture("andotp_encrypted.json.aes");
-        assert_eq!(crate::import::detect(&bytes), Some(Format::AndOtp { encrypted: true }));
+        assert_eq!(
+            crate::import::detect(&bytes),
+            Some(Format::AndOtp { encrypted: true })
+        );
         assert_fixture_entries(&AndOtp.import(&bytes, Some("andotp-test-password")).unwrap());
-        let e = AndOtp.import(&bytes, Some("andotp-test-passwor")).unwrap_err();
+        let e = AndOtp
+            .import(&bytes, Some("andotp-test-passwor"))
+            .unwrap_err();
         assert_eq!(e.code(), "import_wrong_password");
-        assert_eq!(AndOtp.import(&bytes, None).unwrap_err().code(), "import_password_required");
+        assert_eq!(
+            AndOtp.import(&bytes, None).unwrap_err().code(),
+            "import_password_required"
+        );
         // Truncated below the header: not andOTP at all.
         assert_eq!(crate::import::detect(&bytes[..30]), None);
     }

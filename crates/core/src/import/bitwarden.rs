@@ -33,7 +33,8 @@ impl Importer for Bitwarden {
 
     fn import(&self, bytes: &[u8], _password: Option<&str>) -> Result<ImportResult> {
         let format = Format::Bitwarden;
-        let tree = probe(bytes).ok_or_else(|| corrupt(format, "the file is not a Bitwarden export"))?;
+        let tree =
+            probe(bytes).ok_or_else(|| corrupt(format, "the file is not a Bitwarden export"))?;
         if tree.0.get("encrypted").and_then(|e| e.as_bool()) == Some(true) {
             return Err(unsupported(
                 format,
@@ -47,7 +48,8 @@ impl Importer for Bitwarden {
                 value.and_then(|v| v.as_str())
             }
             let login = item.get("login");
-            let Some(totp) = text(login.and_then(|l| l.get("totp"))).filter(|t| !t.trim().is_empty())
+            let Some(totp) =
+                text(login.and_then(|l| l.get("totp"))).filter(|t| !t.trim().is_empty())
             else {
                 continue;
             };
@@ -119,10 +121,34 @@ mod tests {
         let result = Bitwarden.import(&bytes, None).unwrap();
         let e = &result.entries;
         assert_eq!(e.len(), 4, "{e:?}");
-        assert_entry(&e[0], Some("GitHub"), "alice@example.com", totp(Algorithm::Sha1, 6, 30), "JBSWY3DPEHPK3PXP");
-        assert_entry(&e[1], Some("ACME Co"), "bob", totp(Algorithm::Sha256, 8, 60), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
-        assert_entry(&e[2], None, "carol", hotp(Algorithm::Sha512, 6, 42), "MZXW6YTB");
-        assert_entry(&e[3], Some("Steam"), "gaben", OtpParams::steam(), "KRSXG5BNKN2GKYLN");
+        assert_entry(
+            &e[0],
+            Some("GitHub"),
+            "alice@example.com",
+            totp(Algorithm::Sha1, 6, 30),
+            "JBSWY3DPEHPK3PXP",
+        );
+        assert_entry(
+            &e[1],
+            Some("ACME Co"),
+            "bob",
+            totp(Algorithm::Sha256, 8, 60),
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+        );
+        assert_entry(
+            &e[2],
+            None,
+            "carol",
+            hotp(Algorithm::Sha512, 6, 42),
+            "MZXW6YTB",
+        );
+        assert_entry(
+            &e[3],
+            Some("Steam"),
+            "gaben",
+            OtpParams::steam(),
+            "KRSXG5BNKN2GKYLN",
+        );
         // Items 5 (a login without TOTP) and 6 (a note) are skipped, not errors.
         assert_eq!(result.errors.len(), 1, "{:?}", result.errors);
         let error = &result.errors[0];
@@ -136,6 +162,9 @@ mod tests {
     fn encrypted_exports_are_refused() {
         let bytes = br#"{"encrypted": true, "passwordProtected": true, "salt": "x", "data": "y"}"#;
         assert_eq!(crate::import::detect(bytes), Some(Format::Bitwarden));
-        assert_eq!(Bitwarden.import(bytes, None).unwrap_err().code(), "import_unsupported");
+        assert_eq!(
+            Bitwarden.import(bytes, None).unwrap_err().code(),
+            "import_unsupported"
+        );
     }
 }

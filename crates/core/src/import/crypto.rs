@@ -22,7 +22,12 @@ pub(crate) enum Pbkdf2Hash {
 }
 
 /// PBKDF2-HMAC with a 256-bit output. `None` for zero iterations.
-pub(crate) fn pbkdf2(hash: Pbkdf2Hash, password: &[u8], salt: &[u8], iterations: u32) -> Option<Key32> {
+pub(crate) fn pbkdf2(
+    hash: Pbkdf2Hash,
+    password: &[u8],
+    salt: &[u8],
+    iterations: u32,
+) -> Option<Key32> {
     let iterations = NonZeroU32::new(iterations)?;
     let algorithm = match hash {
         Pbkdf2Hash::Sha1 => ring::pbkdf2::PBKDF2_HMAC_SHA1,
@@ -164,7 +169,9 @@ mod tests {
         let mut joined = ciphertext.clone();
         joined.extend_from_slice(&tag);
         assert_eq!(
-            aes_gcm_open(&key, &[1u8; 12], b"", &joined).unwrap().as_slice(),
+            aes_gcm_open(&key, &[1u8; 12], b"", &joined)
+                .unwrap()
+                .as_slice(),
             b"hello"
         );
         assert!(aes_gcm_open(&[8u8; 32], &[1u8; 12], b"", &joined).is_none());
@@ -174,7 +181,9 @@ mod tests {
 
         let sealed = xchacha_seal(&key, &[2u8; 24], b"header", b"hello").unwrap();
         assert_eq!(
-            xchacha_open(&key, &[2u8; 24], b"header", &sealed).unwrap().as_slice(),
+            xchacha_open(&key, &[2u8; 24], b"header", &sealed)
+                .unwrap()
+                .as_slice(),
             b"hello"
         );
         assert!(xchacha_open(&key, &[2u8; 24], b"other", &sealed).is_none());

@@ -27,8 +27,7 @@ fn same_codes(a: &OtpAuthUri, b: &OtpAuthUri) -> bool {
             if p.kind == OtpKind::Hotp { 0 } else { p.period },
         )
     };
-    // SecretBytes compares in constant time? It derives PartialEq on Vec: not needed here,
-    // both sides are the user's own secrets.
+    // Plain equality: both sides are the user's own secrets, timing reveals nothing new.
     key(&a.params) == key(&b.params) && a.secret == b.secret
 }
 

@@ -20,7 +20,8 @@ const MAX_MEM_LIMIT: u64 = 1 << 30;
 /// around 4 GiB there. Allow twice that.
 const MAX_WORK: u64 = 8 << 30;
 /// One secretstream message: Ente's chunk size plus the stream's overhead.
-const CHUNK: usize = 4 * 1024 * 1024 + dryoc::constants::CRYPTO_SECRETSTREAM_XCHACHA20POLY1305_ABYTES;
+const CHUNK: usize =
+    4 * 1024 * 1024 + dryoc::constants::CRYPTO_SECRETSTREAM_XCHACHA20POLY1305_ABYTES;
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -57,7 +58,10 @@ impl Importer for Ente {
         if export.version != 1 {
             return Err(unsupported(
                 format,
-                format!("export version {} is newer than this app knows", export.version),
+                format!(
+                    "export version {} is newer than this app knows",
+                    export.version
+                ),
             ));
         }
         let password = require_password(password, format)?;
@@ -67,7 +71,10 @@ impl Importer for Ente {
             || kdf.ops_limit == 0
             || kdf.mem_limit.saturating_mul(u64::from(kdf.ops_limit)) > MAX_WORK
         {
-            return Err(corrupt(format, "its key derivation parameters are out of range"));
+            return Err(corrupt(
+                format,
+                "its key derivation parameters are out of range",
+            ));
         }
         let salt = super::decode_base64(&kdf.salt)
             .filter(|s| s.len() == 16)
@@ -91,7 +98,11 @@ impl Importer for Ente {
 }
 
 /// Decrypts a whole secretstream, which must end with a final-tagged message.
-fn open_stream(key: &[u8; 32], header: &[u8; 24], ciphertext: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+fn open_stream(
+    key: &[u8; 32],
+    header: &[u8; 24],
+    ciphertext: &[u8],
+) -> Result<zeroize::Zeroizing<Vec<u8>>> {
     let format = Format::Ente;
     let mut stream = DryocStream::init_pull(key, header);
     let mut plaintext = zeroize::Zeroizing::new(Vec::with_capacity(ciphertext.len()));
@@ -114,7 +125,9 @@ fn open_stream(key: &[u8; 32], header: &[u8; 24], ciphertext: &[u8]) -> Result<z
         plaintext.extend_from_slice(&message);
         match (tag, chunks.peek().is_some()) {
             (Tag::Final, false) => return Ok(plaintext),
-            (Tag::Final, true) => return Err(corrupt(format, "data follows the end of the stream")),
+            (Tag::Final, true) => {
+                return Err(corrupt(format, "data follows the end of the stream"));
+            }
             (_, false) => return Err(corrupt(format, "the encrypted data is truncated")),
             (_, true) => {}
         }
@@ -135,25 +148,69 @@ mod tests {
         let result = Ente.import(&bytes, Some("ente-test-password")).unwrap();
         let e = &result.entries;
         assert_eq!(e.len(), 4, "{e:?}");
-        assert_entry(&e[0], Some("GitHub"), "alice@example.com", totp(Algorithm::Sha1, 6, 30), "JBSWY3DPEHPK3PXP");
-        assert_entry(&e[1], Some("ACME Co"), "bob", totp(Algorithm::Sha256, 8, 60), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
-        assert_entry(&e[2], None, "carol", hotp(Algorithm::Sha512, 6, 42), "MZXW6YTB");
-        assert_entry(&e[3], Some("Steam"), "gaben", OtpParams::steam(), "KRSXG5BNKN2GKYLN");
+        assert_entry(
+            &e[0],
+            Some("GitHub"),
+            "alice@example.com",
+            totp(Algorithm::Sha1, 6, 30),
+            "JBSWY3DPEHPK3PXP",
+        );
+        assert_entry(
+            &e[1],
+            Some("ACME Co"),
+            "bob",
+            totp(Algorithm::Sha256, 8, 60),
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+        );
+        assert_entry(
+            &e[2],
+            None,
+            "carol",
+            hotp(Algorithm::Sha512, 6, 42),
+            "MZXW6YTB",
+        );
+        assert_entry(
+            &e[3],
+            Some("Steam"),
+            "gaben",
+            OtpParams::steam(),
+            "KRSXG5BNKN2GKYLN",
+        );
         assert_eq!(result.errors.len(), 1, "{:?}", result.errors);
         assert_eq!(result.errors[0].index, Some(5));
-        assert!(result.errors[0].reason.starts_with("secret:"), "{}", result.errors[0]);
+        assert!(
+            result.errors[0].reason.starts_with("secret:"),
+            "{}",
+            result.errors[0]
+        );
     }
 
     #[test]
     fn wrong_password_and_damage() {
         let bytes = fixture("ente_encrypted.json");
-        assert_eq!(Ente.import(&bytes, Some("ente-test-passworD")).unwrap_err().code(), "import_wrong_password");
-        assert_eq!(Ente.import(&bytes, None).unwrap_err().code(), "import_password_required");
+        assert_eq!(
+            Ente.import(&bytes, Some("ente-test-passworD"))
+                .unwrap_err()
+                .code(),
+            "import_wrong_password"
+        );
+        assert_eq!(
+            Ente.import(&bytes, None).unwrap_err().code(),
+            "import_password_required"
+        );
         let text = String::from_utf8(bytes).unwrap();
         let greedy = text.replace("\"memLimit\": 8388608", "\"memLimit\": 4294967296");
         assert_ne!(greedy, text);
-        assert_eq!(Ente.import(greedy.as_bytes(), Some("x")).unwrap_err().code(), "import_corrupt");
+        assert_eq!(
+            Ente.import(greedy.as_bytes(), Some("x"))
+                .unwrap_err()
+                .code(),
+            "import_corrupt"
+        );
         let newer = text.replace("\"version\": 1", "\"version\": 2");
-        assert_eq!(Ente.import(newer.as_bytes(), Some("x")).unwrap_err().code(), "import_unsupported");
+        assert_eq!(
+            Ente.import(newer.as_bytes(), Some("x")).unwrap_err().code(),
+            "import_unsupported"
+        );
     }
 }

@@ -80,12 +80,20 @@ impl Importer for FreeOtpPlus {
 
 fn read_token(value: &serde_json::Value) -> std::result::Result<OtpAuthUri, String> {
     let token: Token = from_json(value)?;
-    let kind = match token.kind.as_deref().map(str::to_ascii_uppercase).as_deref() {
+    let kind = match token
+        .kind
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
         None | Some("TOTP") => OtpKind::Totp,
         Some("HOTP") => OtpKind::Hotp,
         Some("STEAM") => OtpKind::Steam,
         Some(other) => {
-            return Err(format!("type: {} tokens are not supported", super::shorten(other)));
+            return Err(format!(
+                "type: {} tokens are not supported",
+                super::shorten(other)
+            ));
         }
     };
     let secret = read_signed_bytes(value.get("secret"))?;
@@ -105,7 +113,9 @@ fn read_token(value: &serde_json::Value) -> std::result::Result<OtpAuthUri, Stri
 }
 
 /// Java's `byte[]` as JSON: numbers in -128..=127 (0..=255 accepted too).
-fn read_signed_bytes(value: Option<&serde_json::Value>) -> std::result::Result<SecretBytes, String> {
+fn read_signed_bytes(
+    value: Option<&serde_json::Value>,
+) -> std::result::Result<SecretBytes, String> {
     let items = value
         .and_then(|v| v.as_array())
         .ok_or("secret: expected an array of bytes")?;
@@ -133,9 +143,27 @@ mod tests {
         let result = FreeOtpPlus.import(&bytes, None).unwrap();
         let e = &result.entries;
         assert_eq!(e.len(), 3, "{e:?}");
-        assert_entry(&e[0], Some("GitHub"), "alice@example.com", totp(Algorithm::Sha1, 6, 30), "JBSWY3DPEHPK3PXP");
-        assert_entry(&e[1], Some("ACME Co"), "bob", totp(Algorithm::Sha256, 8, 60), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
-        assert_entry(&e[2], None, "carol", hotp(Algorithm::Sha512, 6, 42), "MZXW6YTB");
+        assert_entry(
+            &e[0],
+            Some("GitHub"),
+            "alice@example.com",
+            totp(Algorithm::Sha1, 6, 30),
+            "JBSWY3DPEHPK3PXP",
+        );
+        assert_entry(
+            &e[1],
+            Some("ACME Co"),
+            "bob",
+            totp(Algorithm::Sha256, 8, 60),
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+        );
+        assert_entry(
+            &e[2],
+            None,
+            "carol",
+            hotp(Algorithm::Sha512, 6, 42),
+            "MZXW6YTB",
+        );
         assert_eq!(result.errors.len(), 1, "{:?}", result.errors);
         let error = &result.errors[0];
         assert_eq!(error.index, Some(4));
@@ -149,7 +177,10 @@ mod tests {
             "labelAlt": "b", "secret": [-1, 0, 127], "type": "TOTP"}]}"#;
         let result = FreeOtpPlus.import(bytes, None).unwrap();
         let u = &result.entries[0];
-        assert_eq!((u.issuer.as_deref(), u.account_name.as_str()), (Some("New"), "b"));
+        assert_eq!(
+            (u.issuer.as_deref(), u.account_name.as_str()),
+            (Some("New"), "b")
+        );
         assert_eq!(u.secret.expose(), &[0xff, 0, 0x7f]);
     }
 }

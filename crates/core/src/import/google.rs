@@ -21,6 +21,8 @@ use crate::secret::SecretBytes;
 pub struct GoogleAuthenticator;
 
 const SCHEME: &str = "otpauth-migration://";
+/// More QR codes than any transfer is split into.
+const MAX_BATCH_SIZE: i32 = 100;
 
 #[derive(Clone, PartialEq, Message)]
 pub(crate) struct MigrationPayload {
@@ -128,6 +130,19 @@ impl Importer for GoogleAuthenticator {
             }
         }
         for (id, (size, seen)) in batches {
+            // A transfer is a handful of QR codes; a huge size is a damaged payload, and
+            // listing every "missing" code of it would only flood the report.
+            if size > MAX_BATCH_SIZE {
+                result.errors.push(ImportEntryError {
+                    index: None,
+                    label: Some(format!("batch {id}")),
+                    reason: format!(
+                        "claims {size} QR codes, which no export has; {} were read",
+                        seen.len()
+                    ),
+                });
+                continue;
+            }
             for missing in (0..size).filter(|i| !seen.contains(i)) {
                 result.errors.push(ImportEntryError {
                     index: None,
@@ -215,11 +230,35 @@ mod tests {
         let result = GoogleAuthenticator.import(&bytes, None).unwrap();
         let e = &result.entries;
         assert_eq!(e.len(), 4, "{e:?}");
-        assert_entry(&e[0], Some("GitHub"), "alice@example.com", totp(Algorithm::Sha1, 6, 30), "JBSWY3DPEHPK3PXP");
-        assert_entry(&e[1], Some("ACME Co"), "bob", totp(Algorithm::Sha256, 8, 30), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
-        assert_entry(&e[2], None, "carol", hotp(Algorithm::Sha512, 6, 42), "MZXW6YTB");
+        assert_entry(
+            &e[0],
+            Some("GitHub"),
+            "alice@example.com",
+            totp(Algorithm::Sha1, 6, 30),
+            "JBSWY3DPEHPK3PXP",
+        );
+        assert_entry(
+            &e[1],
+            Some("ACME Co"),
+            "bob",
+            totp(Algorithm::Sha256, 8, 30),
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+        );
+        assert_entry(
+            &e[2],
+            None,
+            "carol",
+            hotp(Algorithm::Sha512, 6, 42),
+            "MZXW6YTB",
+        );
         // Batch 2: an "Issuer:account" name with the issuer repeated.
-        assert_entry(&e[3], Some("Example"), "dave", totp(Algorithm::Sha1, 6, 30), "NBSWY3DP");
+        assert_entry(
+            &e[3],
+            Some("Example"),
+            "dave",
+            totp(Algorithm::Sha1, 6, 30),
+            "NBSWY3DP",
+        );
         let errors: Vec<String> = result.errors.iter().map(ToString::to_string).collect();
         assert_eq!(errors.len(), 3, "{errors:?}");
         assert_eq!(result.errors[0].index, Some(1));
@@ -232,12 +271,40 @@ mod tests {
     }
 
     #[test]
+    fn an_implausible_batch_size_is_one_error() {
+        let payload = MigrationPayload {
+            otp_parameters: Vec::new(),
+            version: 1,
+            batch_size: i32::MAX,
+            batch_index: 0,
+            batch_id: 1,
+        };
+        let data = data_encoding::BASE64.encode(&payload.encode_to_vec());
+        let line = format!(
+            "otpauth-migration://offline?data={}",
+            data.replace('+', "%2B")
+        );
+        let result = GoogleAuthenticator.import(line.as_bytes(), None).unwrap();
+        assert_eq!(result.errors.len(), 1, "{:?}", result.errors);
+        assert!(
+            result.errors[0].reason.contains("2147483647 QR codes"),
+            "{}",
+            result.errors[0]
+        );
+    }
+
+    #[test]
     fn payload_shape_matches_the_published_one() {
         // Hand-encoded: field 1 (message) { 1: bytes "hi", 2: "n", 6: varint 2 }, 3: 1.
-        let bytes = [0x0a, 0x09, 0x0a, 0x02, b'h', b'i', 0x12, 0x01, b'n', 0x30, 0x02, 0x18, 0x01];
+        let bytes = [
+            0x0a, 0x09, 0x0a, 0x02, b'h', b'i', 0x12, 0x01, b'n', 0x30, 0x02, 0x18, 0x01,
+        ];
         let payload = MigrationPayload::decode(&bytes[..]).unwrap();
         assert_eq!(payload.batch_size, 1);
         let p = &payload.otp_parameters[0];
-        assert_eq!((p.secret.as_slice(), p.name.as_str(), p.r#type), (&b"hi"[..], "n", 2));
+        assert_eq!(
+            (p.secret.as_slice(), p.name.as_str(), p.r#type),
+            (&b"hi"[..], "n", 2)
+        );
     }
 }

@@ -12,8 +12,7 @@
 //! trees entries are read from are wiped when dropped. Error reasons never quote a secret
 //! (JSON errors are stripped of the values they would quote).
 
-mod aegis;
-pub(crate) use aegis as aegis_format;
+pub(crate) mod aegis;
 mod andotp;
 mod bitwarden;
 mod countersign;
@@ -56,9 +55,15 @@ pub enum Format {
     /// Google Authenticator's "Transfer accounts" QR codes (`otpauth-migration://`), one
     /// per line.
     GoogleAuthenticator,
-    Aegis { encrypted: bool },
-    TwoFas { encrypted: bool },
-    AndOtp { encrypted: bool },
+    Aegis {
+        encrypted: bool,
+    },
+    TwoFas {
+        encrypted: bool,
+    },
+    AndOtp {
+        encrypted: bool,
+    },
     /// Bitwarden's unencrypted JSON export (the `login.totp` of each item).
     Bitwarden,
     /// FreeOTP+'s JSON export.
@@ -165,6 +170,38 @@ impl std::fmt::Display for ImportEntryError {
     }
 }
 
+/// What [`crate::vault::Vault::import`] did with each entry.
+#[derive(Debug, Default, Serialize)]
+pub struct ImportReport {
+    pub added: Vec<crate::account::Account>,
+    pub skipped_duplicates: Vec<SkippedDuplicate>,
+    pub failed: Vec<ImportFailure>,
+}
+
+/// An entry not added because it would show the same codes as another account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedDuplicate {
+    /// How the skipped entry is called ("Issuer (name)").
+    pub label: String,
+    /// The account (or earlier entry of the import) it duplicates.
+    pub duplicate_of: String,
+}
+
+/// An entry the vault refused (invalid parameters, keychain refusal).
+#[derive(Debug, Serialize)]
+pub struct ImportFailure {
+    pub label: String,
+    pub error: Error,
+}
+
+/// "Issuer (name)" or "name", as [`crate::account::Account::display_name`] says it.
+pub fn display_name(entry: &OtpAuthUri) -> String {
+    match &entry.issuer {
+        Some(issuer) => format!("{issuer} ({})", entry.account_name),
+        None => entry.account_name.clone(),
+    }
+}
+
 /// Every importer, most specific first: [`detect`] asks them in this order.
 pub fn importers() -> [&'static dyn Importer; 9] {
     [
@@ -188,28 +225,55 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     importers().into_iter().find_map(|i| i.detect(bytes))
 }
 
-/// Detects the format and imports the file.
-pub fn import(bytes: &[u8], password: Option<&str>) -> Result<ImportResult> {
+/// Reads a file to import, refusing ones larger than [`MAX_IMPORT_BYTES`]. The bytes are
+/// wiped when dropped (unencrypted exports hold secrets).
+pub fn read_file(path: &std::path::Path) -> Result<Zeroizing<Vec<u8>>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // Sized from the file so reading doesn't regrow the buffer, leaving copies behind.
+    let expected = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let capacity = usize::try_from(expected)
+        .unwrap_or(MAX_IMPORT_BYTES)
+        .min(MAX_IMPORT_BYTES);
+    let mut bytes = Zeroizing::new(Vec::with_capacity(capacity + 1));
+    file.take(MAX_IMPORT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
     if bytes.len() > MAX_IMPORT_BYTES {
         return Err(Error::ImportUnrecognized(format!(
             "the file is larger than {} MiB",
             MAX_IMPORT_BYTES / 1024 / 1024
         )));
     }
-    let format = detect(bytes).ok_or_else(|| {
+    Ok(bytes)
+}
+
+/// The format of a file, or [`Error::ImportUnrecognized`] listing what we read.
+pub fn identify(bytes: &[u8]) -> Result<Format> {
+    if bytes.len() > MAX_IMPORT_BYTES {
+        return Err(Error::ImportUnrecognized(format!(
+            "the file is larger than {} MiB",
+            MAX_IMPORT_BYTES / 1024 / 1024
+        )));
+    }
+    detect(bytes).ok_or_else(|| {
         Error::ImportUnrecognized(
             "expected an export of Countersign, Aegis, 2FAS, andOTP, Bitwarden, FreeOTP+, \
              Ente Auth, Google Authenticator, or otpauth:// links one per line"
                 .into(),
         )
-    })?;
-    format.importer().import(bytes, password)
+    })
+}
+
+/// Detects the format and imports the file.
+pub fn import(bytes: &[u8], password: Option<&str>) -> Result<ImportResult> {
+    identify(bytes)?.importer().import(bytes, password)
 }
 
 // ---- Helpers shared by the formats ----
 
 /// The password, or `ImportPasswordRequired`.
-pub(crate) fn require_password<'a>(password: Option<&'a str>, format: Format) -> Result<&'a str> {
+pub(crate) fn require_password(password: Option<&str>, format: Format) -> Result<&str> {
     password.ok_or(Error::ImportPasswordRequired {
         format: format.name(),
     })
@@ -352,13 +416,14 @@ impl EntryFields<'_> {
             kind => {
                 let algorithm = match self.algorithm.map(str::trim).filter(|a| !a.is_empty()) {
                     None => Algorithm::Sha1,
-                    Some(name) => Algorithm::from_name(&name.replace('-', ""))
-                        .ok_or_else(|| {
+                    Some(name) => {
+                        Algorithm::from_name(&name.replace('-', "")).ok_or_else(|| {
                             format!(
                                 "algorithm: {:?} is not supported; expected SHA1, SHA256 or SHA512",
                                 shorten(name)
                             )
-                        })?,
+                        })?
+                    }
                 };
                 let digits = self.digits.unwrap_or(6);
                 let digits = u8::try_from(digits)
@@ -367,9 +432,8 @@ impl EntryFields<'_> {
                     OtpKind::Hotp => 30,
                     _ => {
                         let period = self.period.unwrap_or(30);
-                        u32::try_from(period).map_err(|_| {
-                            format!("period: {period} seconds is not supported")
-                        })?
+                        u32::try_from(period)
+                            .map_err(|_| format!("period: {period} seconds is not supported"))?
                     }
                 };
                 let counter = match kind {
@@ -460,8 +524,16 @@ pub(crate) fn fixed<const N: usize>(
 ) -> Result<[u8; N]> {
     bytes
         .and_then(|b| <[u8; N]>::try_from(b.as_slice()).ok())
-        .ok_or_else(|| corrupt(format, format!("{field} is not {N} bytes of the expected encoding")))
+        .ok_or_else(|| {
+            corrupt(
+                format,
+                format!("{field} is not {N} bytes of the expected encoding"),
+            )
+        })
 }
+
+#[cfg(test)]
+mod robustness_tests;
 
 #[cfg(test)]
 pub(crate) mod test_support {
@@ -541,7 +613,10 @@ mod tests {
         assert_eq!(u.issuer.as_deref(), Some("ACME"));
         assert_eq!(u.account_name, "a b");
         assert_eq!(u.params.algorithm, Algorithm::Sha256);
-        assert_eq!((u.params.digits, u.params.period, u.params.counter), (8, 60, 0));
+        assert_eq!(
+            (u.params.digits, u.params.period, u.params.counter),
+            (8, 60, 0)
+        );
         let u = fields(Some("ACME"), Some("  ")).build().unwrap();
         assert_eq!((u.issuer, u.account_name.as_str()), (None, "ACME"));
         assert!(fields(None, None).build().unwrap_err().contains("neither"));
@@ -549,9 +624,18 @@ mod tests {
 
     #[test]
     fn unknown_content_is_unrecognized() {
-        for bytes in [&b""[..], b"hello", b"{\"a\": 1}", b"[1, 2]", b"\x00\x01\x02"] {
+        for bytes in [
+            &b""[..],
+            b"hello",
+            b"{\"a\": 1}",
+            b"[1, 2]",
+            b"\x00\x01\x02",
+        ] {
             assert_eq!(detect(bytes), None);
-            assert_eq!(import(bytes, None).unwrap_err().code(), "import_unrecognized");
+            assert_eq!(
+                import(bytes, None).unwrap_err().code(),
+                "import_unrecognized"
+            );
         }
     }
 }

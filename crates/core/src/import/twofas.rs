@@ -8,8 +8,8 @@
 
 use super::crypto::{self, Pbkdf2Hash};
 use super::{
-    EntryFields, Format, ImportEntryError, ImportResult, Importer, JsonTree, SecretText,
-    corrupt, from_json, label, require_password,
+    EntryFields, Format, ImportEntryError, ImportResult, Importer, JsonTree, SecretText, corrupt,
+    from_json, label, require_password,
 };
 use crate::error::{Error, Result};
 use crate::otp::OtpKind;
@@ -77,8 +77,8 @@ impl Importer for TwoFas {
         };
         let ciphertext = super::decode_base64(ciphertext)
             .ok_or_else(|| corrupt(format, "the encrypted services are not base64"))?;
-        let salt = super::decode_base64(salt)
-            .ok_or_else(|| corrupt(format, "the salt is not base64"))?;
+        let salt =
+            super::decode_base64(salt).ok_or_else(|| corrupt(format, "the salt is not base64"))?;
         let iv = super::fixed::<12>(format, "the IV", super::decode_base64(iv))?;
         let key = crypto::pbkdf2(Pbkdf2Hash::Sha256, password.as_bytes(), &salt, ITERATIONS)
             .ok_or_else(|| corrupt(format, "key derivation failed"))?;
@@ -129,7 +129,12 @@ fn read_services(services: &serde_json::Value) -> ImportResult {
 fn read_service(value: &serde_json::Value) -> std::result::Result<OtpAuthUri, String> {
     let service: Service = from_json(value)?;
     let otp = &service.otp;
-    let kind = match otp.token_type.as_deref().map(str::to_ascii_uppercase).as_deref() {
+    let kind = match otp
+        .token_type
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
         None | Some("TOTP") => OtpKind::Totp,
         Some("HOTP") => OtpKind::Hotp,
         Some("STEAM") => OtpKind::Steam,
@@ -148,11 +153,15 @@ fn read_service(value: &serde_json::Value) -> std::result::Result<OtpAuthUri, St
         .filter(|i| !i.trim().is_empty())
         .or(service.name.as_deref());
     // The account, or the label's part after "Issuer:" for entries added by hand.
-    let name = otp.account.as_deref().filter(|a| !a.trim().is_empty()).or_else(|| {
-        otp.label
-            .as_deref()
-            .map(|l| l.split_once(':').map(|(_, a)| a).unwrap_or(l))
-    });
+    let name = otp
+        .account
+        .as_deref()
+        .filter(|a| !a.trim().is_empty())
+        .or_else(|| {
+            otp.label
+                .as_deref()
+                .map(|l| l.split_once(':').map(|(_, a)| a).unwrap_or(l))
+        });
     EntryFields {
         issuer,
         name,
@@ -175,10 +184,34 @@ mod tests {
     fn assert_fixture_entries(result: &ImportResult) {
         let e = &result.entries;
         assert_eq!(e.len(), 4, "{e:?}");
-        assert_entry(&e[0], Some("GitHub"), "alice@example.com", totp(Algorithm::Sha1, 6, 30), "JBSWY3DPEHPK3PXP");
-        assert_entry(&e[1], Some("ACME Co"), "bob", totp(Algorithm::Sha256, 8, 60), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
-        assert_entry(&e[2], None, "carol", hotp(Algorithm::Sha512, 6, 42), "MZXW6YTB");
-        assert_entry(&e[3], Some("Steam"), "gaben", OtpParams::steam(), "KRSXG5BNKN2GKYLN");
+        assert_entry(
+            &e[0],
+            Some("GitHub"),
+            "alice@example.com",
+            totp(Algorithm::Sha1, 6, 30),
+            "JBSWY3DPEHPK3PXP",
+        );
+        assert_entry(
+            &e[1],
+            Some("ACME Co"),
+            "bob",
+            totp(Algorithm::Sha256, 8, 60),
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+        );
+        assert_entry(
+            &e[2],
+            None,
+            "carol",
+            hotp(Algorithm::Sha512, 6, 42),
+            "MZXW6YTB",
+        );
+        assert_entry(
+            &e[3],
+            Some("Steam"),
+            "gaben",
+            OtpParams::steam(),
+            "KRSXG5BNKN2GKYLN",
+        );
         assert_eq!(result.errors.len(), 1, "{:?}", result.errors);
         let error = &result.errors[0];
         assert_eq!(error.index, Some(5));
@@ -189,20 +222,38 @@ mod tests {
     #[test]
     fn plain_backup() {
         let bytes = fixture("twofas_plain.2fas");
-        assert_eq!(crate::import::detect(&bytes), Some(Format::TwoFas { encrypted: false }));
+        assert_eq!(
+            crate::import::detect(&bytes),
+            Some(Format::TwoFas { encrypted: false })
+        );
         assert_fixture_entries(&TwoFas.import(&bytes, None).unwrap());
     }
 
     #[test]
     fn encrypted_backup() {
         let bytes = fixture("twofas_encrypted.2fas");
-        assert_eq!(crate::import::detect(&bytes), Some(Format::TwoFas { encrypted: true }));
+        assert_eq!(
+            crate::import::detect(&bytes),
+            Some(Format::TwoFas { encrypted: true })
+        );
         assert_fixture_entries(&TwoFas.import(&bytes, Some("2fas-test-password")).unwrap());
-        let e = TwoFas.import(&bytes, Some("2fas-test-passwore")).unwrap_err();
+        let e = TwoFas
+            .import(&bytes, Some("2fas-test-passwore"))
+            .unwrap_err();
         assert_eq!(e.code(), "import_wrong_password");
-        assert_eq!(TwoFas.import(&bytes, None).unwrap_err().code(), "import_password_required");
+        assert_eq!(
+            TwoFas.import(&bytes, None).unwrap_err().code(),
+            "import_password_required"
+        );
         let text = String::from_utf8(bytes).unwrap();
-        let cut = text.replacen("\"servicesEncrypted\": \"", "\"servicesEncrypted\": \"x:", 1);
-        assert_eq!(TwoFas.import(cut.as_bytes(), Some("x")).unwrap_err().code(), "import_corrupt");
+        let cut = text.replacen(
+            "\"servicesEncrypted\": \"",
+            "\"servicesEncrypted\": \"x:",
+            1,
+        );
+        assert_eq!(
+            TwoFas.import(cut.as_bytes(), Some("x")).unwrap_err().code(),
+            "import_corrupt"
+        );
     }
 }

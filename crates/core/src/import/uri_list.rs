@@ -8,7 +8,11 @@ use crate::otpauth::OtpAuthUri;
 pub struct UriList;
 
 fn is_uri_line(line: &str) -> bool {
-    let lower = line.trim_start().get(..10).unwrap_or("").to_ascii_lowercase();
+    let lower = line
+        .trim_start()
+        .get(..10)
+        .unwrap_or("")
+        .to_ascii_lowercase();
     lower.starts_with("otpauth://") || lower.starts_with("steam://")
 }
 
@@ -19,9 +23,8 @@ impl Importer for UriList {
     }
 
     fn import(&self, bytes: &[u8], _password: Option<&str>) -> Result<ImportResult> {
-        let text = text(bytes).ok_or_else(|| {
-            super::corrupt(Format::UriList, "the file is not UTF-8 text")
-        })?;
+        let text = text(bytes)
+            .ok_or_else(|| super::corrupt(Format::UriList, "the file is not UTF-8 text"))?;
         Ok(parse_lines(text))
     }
 }
@@ -59,15 +62,51 @@ mod tests {
         let result = UriList.import(&bytes, None).unwrap();
         assert_eq!(result.entries.len(), 4, "{:?}", result.entries);
         let e = &result.entries;
-        assert_entry(&e[0], Some("GitHub"), "alice@example.com", totp(Algorithm::Sha1, 6, 30), "JBSWY3DPEHPK3PXP");
-        assert_entry(&e[1], Some("ACME Co"), "bob", totp(Algorithm::Sha256, 8, 60), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
-        assert_entry(&e[2], None, "carol", hotp(Algorithm::Sha512, 6, 42), "MZXW6YTB");
-        assert_entry(&e[3], Some("Steam"), "Steam Guard", OtpParams::steam(), "KRSXG5BNKN2GKYLN");
+        assert_entry(
+            &e[0],
+            Some("GitHub"),
+            "alice@example.com",
+            totp(Algorithm::Sha1, 6, 30),
+            "JBSWY3DPEHPK3PXP",
+        );
+        assert_entry(
+            &e[1],
+            Some("ACME Co"),
+            "bob",
+            totp(Algorithm::Sha256, 8, 60),
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+        );
+        assert_entry(
+            &e[2],
+            None,
+            "carol",
+            hotp(Algorithm::Sha512, 6, 42),
+            "MZXW6YTB",
+        );
+        assert_entry(
+            &e[3],
+            Some("Steam"),
+            "Steam Guard",
+            OtpParams::steam(),
+            "KRSXG5BNKN2GKYLN",
+        );
         let lines: Vec<_> = result.errors.iter().map(|e| e.index).collect();
         assert_eq!(lines, [Some(5), Some(6)]);
-        assert!(result.errors[0].reason.starts_with("secret:"), "{}", result.errors[0]);
-        assert!(result.errors[1].reason.starts_with("digits:"), "{}", result.errors[1]);
+        assert!(
+            result.errors[0].reason.starts_with("secret:"),
+            "{}",
+            result.errors[0]
+        );
+        assert!(
+            result.errors[1].reason.starts_with("digits:"),
+            "{}",
+            result.errors[1]
+        );
         // No error message quotes the secret of the bad line.
-        assert!(!result.errors[0].reason.contains("NOTBASE"), "{}", result.errors[0]);
+        assert!(
+            !result.errors[0].reason.contains("NOTBASE"),
+            "{}",
+            result.errors[0]
+        );
     }
 }

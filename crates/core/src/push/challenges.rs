@@ -268,7 +268,11 @@ pub async fn answer_challenge(
 }
 
 /// The client-side refusals of §4.5.1 step 2.
-pub fn check_answerable(fetched: &FetchedChallenge, factor_sid: &str, server_now: i64) -> Result<()> {
+pub fn check_answerable(
+    fetched: &FetchedChallenge,
+    factor_sid: &str,
+    server_now: i64,
+) -> Result<()> {
     let challenge = &fetched.challenge;
     if challenge.factor_sid != factor_sid {
         return Err(Error::ChallengeWrongFactor(challenge.sid.clone()));
@@ -300,7 +304,12 @@ pub fn check_answerable(fetched: &FetchedChallenge, factor_sid: &str, server_now
 mod tests {
     use super::*;
 
-    fn fetched(factor_sid: &str, status: &str, expires: &str, fields: Option<&str>) -> FetchedChallenge {
+    fn fetched(
+        factor_sid: &str,
+        status: &str,
+        expires: &str,
+        fields: Option<&str>,
+    ) -> FetchedChallenge {
         let body = format!(
             r#"{{"sid":"YC1","factor_sid":"{factor_sid}","status":"{status}","date_created":"2026-01-01T00:00:00Z",
                 "expiration_date":"{expires}","details":{{"message":"Log in?","fields":[]}}}}"#
@@ -317,20 +326,53 @@ mod tests {
 
     #[test]
     fn a_pending_challenge_of_this_factor_is_answerable() {
-        let f = fetched("YF1", "pending", "2026-01-01T00:05:00Z", Some("sid,factor_sid"));
+        let f = fetched(
+            "YF1",
+            "pending",
+            "2026-01-01T00:05:00Z",
+            Some("sid,factor_sid"),
+        );
         assert!(check_answerable(&f, "YF1", EXPIRES - 1).is_ok());
     }
 
     #[test]
     fn refusals_have_distinct_codes() {
         let cases = [
-            (fetched("YF2", "pending", "2026-01-01T00:05:00Z", Some("sid")), EXPIRES - 1, "challenge_wrong_factor"),
-            (fetched("YF1", "expired", "2026-01-01T00:05:00Z", Some("sid")), EXPIRES - 1, "challenge_expired"),
-            (fetched("YF1", "pending", "2026-01-01T00:05:00Z", Some("sid")), EXPIRES, "challenge_expired"),
-            (fetched("YF1", "approved", "2026-01-01T00:05:00Z", None), EXPIRES - 1, "challenge_already_answered"),
-            (fetched("YF1", "denied", "2026-01-01T00:05:00Z", None), EXPIRES - 1, "challenge_already_answered"),
-            (fetched("YF1", "pending", "2026-01-01T00:05:00Z", None), EXPIRES - 1, "challenge_unsignable"),
-            (fetched("YF1", "pending", "2026-01-01T00:05:00Z", Some("")), EXPIRES - 1, "challenge_unsignable"),
+            (
+                fetched("YF2", "pending", "2026-01-01T00:05:00Z", Some("sid")),
+                EXPIRES - 1,
+                "challenge_wrong_factor",
+            ),
+            (
+                fetched("YF1", "expired", "2026-01-01T00:05:00Z", Some("sid")),
+                EXPIRES - 1,
+                "challenge_expired",
+            ),
+            (
+                fetched("YF1", "pending", "2026-01-01T00:05:00Z", Some("sid")),
+                EXPIRES,
+                "challenge_expired",
+            ),
+            (
+                fetched("YF1", "approved", "2026-01-01T00:05:00Z", None),
+                EXPIRES - 1,
+                "challenge_already_answered",
+            ),
+            (
+                fetched("YF1", "denied", "2026-01-01T00:05:00Z", None),
+                EXPIRES - 1,
+                "challenge_already_answered",
+            ),
+            (
+                fetched("YF1", "pending", "2026-01-01T00:05:00Z", None),
+                EXPIRES - 1,
+                "challenge_unsignable",
+            ),
+            (
+                fetched("YF1", "pending", "2026-01-01T00:05:00Z", Some("")),
+                EXPIRES - 1,
+                "challenge_unsignable",
+            ),
         ];
         for (f, now, code) in cases {
             assert_eq!(check_answerable(&f, "YF1", now).unwrap_err().code(), code);

@@ -162,7 +162,9 @@ impl PendingEnrollment<'_> {
         while self.state != EnrollmentState::Verified {
             self.step().await?;
         }
-        self.manager.store.load()?.get(self.id).cloned()
+        let enrollment = self.manager.store.load()?.get(self.id).cloned();
+        release_claim_file(&self.manager.locks_dir, self.id);
+        enrollment
     }
 }
 
@@ -265,7 +267,10 @@ impl PushManager {
         for key in keys {
             if key.kind == SecretKind::PushKey && !enrollments.iter().any(|e| e.id == key.id) {
                 let id = key.id;
-                if self.keychain(move |s| s.delete(SecretKey::push(id))).await? {
+                if self
+                    .keychain(move |s| s.delete(SecretKey::push(id)))
+                    .await?
+                {
                     report.orphaned_keys_deleted += 1;
                 }
             }
@@ -385,7 +390,9 @@ impl PushManager {
             Ok(())
         })?;
         lock(&self.keys).remove(&id);
-        self.keychain(move |s| s.delete(SecretKey::push(id))).await?;
+        self.keychain(move |s| s.delete(SecretKey::push(id)))
+            .await?;
+        release_claim_file(&self.locks_dir, id);
         Ok(())
     }
 
@@ -436,6 +443,12 @@ fn try_claim(dir: &Path, id: Uuid) -> Result<Option<File>> {
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
         Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
     }
+}
+
+/// Deletes a claim file nobody needs any more (best effort: on Windows an open file cannot
+/// be deleted, and a leftover empty file is harmless).
+fn release_claim_file(dir: &Path, id: Uuid) {
+    let _ = std::fs::remove_file(dir.join(format!("{id}.lock")));
 }
 
 fn default_friendly_name() -> String {

@@ -129,9 +129,7 @@ impl EnrollLink {
 }
 
 fn is_sid(text: &str, prefix: &str) -> bool {
-    text.len() == 34
-        && text.starts_with(prefix)
-        && text[2..].bytes().all(|b| b.is_ascii_hexdigit())
+    text.len() == 34 && text.starts_with(prefix) && text[2..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// PROTOCOL.md §2.2: 8–64 characters, dash-separated alphanumerics (underscores too, as
@@ -185,7 +183,9 @@ mod tests {
             link("v=2&service=VA0123456789abcdef0123456789abcdef&identity=user-0001&token=t"),
             link("identity=user-0001&token=t"),
             link("service=VB0123456789abcdef0123456789abcdef&identity=user-0001&token=t"),
-            link(&format!("service={SERVICE}&identity=alice@example.com&token=t")),
+            link(&format!(
+                "service={SERVICE}&identity=alice@example.com&token=t"
+            )),
             link(&format!("service={SERVICE}&identity=user-0001")),
             link(&format!(
                 "service={SERVICE}&identity=user-0001&token=supersecret&token=again"

@@ -40,7 +40,8 @@ pub const APP_ID: &str = "dev.countersign.app";
 /// The push side of a profile.
 pub struct PushManager {
     store: EnrollmentStore,
-    secrets: Arc<SecretStore>,
+    /// Always `Some` until dropped (see `Drop`).
+    secrets: Option<Arc<SecretStore>>,
     options: ClientOptions,
     /// Directory of the per-enrollment lock files that mark an enrollment in progress.
     locks_dir: PathBuf,
@@ -75,7 +76,7 @@ impl PushManager {
         std::fs::create_dir_all(&locks_dir).map_err(|e| Error::io(&locks_dir, e))?;
         Ok(PushManager {
             store: EnrollmentStore::open(profile.data_dir()),
-            secrets: Arc::new(secrets),
+            secrets: Some(Arc::new(secrets)),
             options,
             locks_dir,
             clients: Mutex::new(HashMap::new()),
@@ -179,10 +180,7 @@ impl PushManager {
             .ok_or_else(|| Error::PushKeyMissing(enrollment.friendly_name.clone()))?;
         let key = PushKey::from_pkcs8_der(&stored)?;
         if key.public_key_spki_b64()? != enrollment.public_key {
-            return Err(Error::Keychain(format!(
-                "the keychain holds a different key for push enrollment {} than the one enrolled",
-                enrollment.friendly_name
-            )));
+            return Err(Error::PushKeyMismatch(enrollment.friendly_name.clone()));
         }
         lock(&self.keys).insert(enrollment.id, key.clone());
         Ok(key)
@@ -194,10 +192,25 @@ impl PushManager {
         &self,
         call: impl FnOnce(&SecretStore) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let secrets = self.secrets.clone();
+        let secrets = self
+            .secrets
+            .clone()
+            .ok_or_else(|| Error::Keychain("the keychain connection is closed".into()))?;
         tokio::task::spawn_blocking(move || call(&secrets))
             .await
             .map_err(|e| Error::Keychain(format!("keychain task failed: {e}")))?
+    }
+}
+
+impl Drop for PushManager {
+    fn drop(&mut self) {
+        // Closing the Secret Service connection blocks on D-Bus, which panics on an async
+        // worker thread; hand the last reference to the blocking pool when there is one.
+        if let Some(secrets) = self.secrets.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn_blocking(move || drop(secrets));
+        }
     }
 }
 

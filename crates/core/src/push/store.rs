@@ -150,7 +150,8 @@ impl EnrollmentsFile {
     fn prune_history(&mut self, now: i64) {
         let cutoff = now - HISTORY_DAYS * 86_400;
         self.history.retain(|h| h.updated_at >= cutoff);
-        self.history.sort_by_key(|h| std::cmp::Reverse(h.updated_at));
+        self.history
+            .sort_by_key(|h| std::cmp::Reverse(h.updated_at));
         self.history.truncate(HISTORY_MAX_ENTRIES);
     }
 }

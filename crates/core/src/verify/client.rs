@@ -462,7 +462,10 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let at = httpdate::parse_http_date(text).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// Sorts a transport failure into what the UI can explain: timeout, TLS, unreachable.
@@ -481,6 +484,13 @@ fn transport_error(url: &str, err: &reqwest::Error) -> Error {
                 .is_some_and(|e| e.downcast_ref::<rustls::Error>().is_some());
         source = inner.source();
     }
+    // The rustls error is not always reachable by downcasting (reqwest boxes it in a private
+    // type), so its well-known wording is the fallback.
+    let lower = reason.to_ascii_lowercase();
+    is_tls |= err.is_connect()
+        && ["certificate", "tls", "handshake", "alert"]
+            .iter()
+            .any(|word| lower.contains(word));
     let url = url.to_string();
     if err.is_timeout() {
         Error::NetworkTimeout { url }
@@ -541,10 +551,13 @@ mod tests {
 
     #[test]
     fn path_segments_are_escaped() {
-        let client = VerifyClient::new(&ServerConfig::new("https://h.example/v2/", None).unwrap())
-            .unwrap();
+        let client =
+            VerifyClient::new(&ServerConfig::new("https://h.example/v2/", None).unwrap()).unwrap();
         let url = client
-            .url(&["Services", "VA1", "Entities", "a/b c"], &[("Status", "pending")])
+            .url(
+                &["Services", "VA1", "Entities", "a/b c"],
+                &[("Status", "pending")],
+            )
             .unwrap();
         assert_eq!(
             url.as_str(),

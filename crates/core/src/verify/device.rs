@@ -282,9 +282,7 @@ impl VerifyClient {
         Ok(FetchedChallenge {
             challenge,
             body,
-            signature_fields: response
-                .header(SIGNATURE_FIELDS_HEADER)
-                .map(str::to_string),
+            signature_fields: response.header(SIGNATURE_FIELDS_HEADER).map(str::to_string),
         })
     }
 

@@ -160,7 +160,10 @@ pub fn approval_payload(
 
 /// `Authorization` header value for `user:password` Basic auth (standard base64, padded).
 pub fn basic_header(user: &str, password: &str) -> String {
-    format!("Basic {}", BASE64.encode(format!("{user}:{password}").as_bytes()))
+    format!(
+        "Basic {}",
+        BASE64.encode(format!("{user}:{password}").as_bytes())
+    )
 }
 
 fn json_string(text: &str) -> String {
@@ -191,7 +194,10 @@ mod tests {
 
     #[test]
     fn public_key_matches_appendix_a() {
-        assert_eq!(PushKey::from_scalar_hex(D).public_key_spki_b64().unwrap(), SPKI);
+        assert_eq!(
+            PushKey::from_scalar_hex(D).public_key_spki_b64().unwrap(),
+            SPKI
+        );
     }
 
     #[test]
@@ -239,9 +245,12 @@ mod tests {
         let challenge = body(
             r#"{"sid":"YC1","status":"pending","details":{"message":"Log in?","fields":[{"label":"IP","value":"10.0.0.1"}]},"hidden_details":null,"n":1.50}"#,
         );
-        let payload =
-            approval_payload(&challenge, "sid,status,details,hidden_details,n,sid", "denied")
-                .unwrap();
+        let payload = approval_payload(
+            &challenge,
+            "sid,status,details,hidden_details,n,sid",
+            "denied",
+        )
+        .unwrap();
         assert_eq!(
             payload,
             r#"{"sid":"YC1","status":"denied","details":{"message":"Log in?","fields":[{"label":"IP","value":"10.0.0.1"}]},"hidden_details":null,"n":1.50}"#

@@ -60,6 +60,12 @@ pub async fn start_in(data_dir: &std::path::Path, tweak: impl FnOnce(&mut Config
 }
 
 impl Server {
+    /// Stops the server, keeping its data directory (returned) for a restart.
+    pub async fn stop(self) -> Option<tempfile::TempDir> {
+        self.server.shutdown().await;
+        self._dir
+    }
+
     fn credentials(&self) -> Credentials {
         Credentials::Backend {
             account_sid: self.server.account_sid().to_string(),
@@ -68,7 +74,12 @@ impl Server {
     }
 
     /// A backend call; panics on a transport error, returns (status, JSON body).
-    pub async fn backend(&self, method: Method, path: &[&str], form: &[(&str, &str)]) -> (u16, Value) {
+    pub async fn backend(
+        &self,
+        method: Method,
+        path: &[&str],
+        form: &[(&str, &str)],
+    ) -> (u16, Value) {
         let credentials = self.credentials();
         let response = self
             .backend
@@ -91,7 +102,11 @@ impl Server {
             .backend(
                 Method::POST,
                 &["Services", &self.service_sid, "AccessTokens"],
-                &[("Identity", identity), ("FactorType", "push"), ("Ttl", "300")],
+                &[
+                    ("Identity", identity),
+                    ("FactorType", "push"),
+                    ("Ttl", "300"),
+                ],
             )
             .await;
         assert_eq!(status, 201, "{token}");
@@ -113,7 +128,8 @@ impl Server {
         expires_in: Option<i64>,
     ) -> String {
         let expiration = expires_in.map(|secs| {
-            let at = time::OffsetDateTime::now_utc().unix_timestamp() + self.clock_offset_secs + secs;
+            let at =
+                time::OffsetDateTime::now_utc().unix_timestamp() + self.clock_offset_secs + secs;
             time::OffsetDateTime::from_unix_timestamp(at)
                 .expect("time")
                 .format(&time::format_description::well_known::Rfc3339)
@@ -122,7 +138,10 @@ impl Server {
         let mut form = vec![
             ("FactorSid", factor_sid),
             ("Details.Message", message),
-            ("Details.Fields", r#"{"label":"Location","value":"Lisbon, PT"}"#),
+            (
+                "Details.Fields",
+                r#"{"label":"Location","value":"Lisbon, PT"}"#,
+            ),
             ("HiddenDetails", r#"{"ip":"192.0.2.7"}"#),
         ];
         if let Some(at) = &expiration {
@@ -131,7 +150,13 @@ impl Server {
         let (status, body) = self
             .backend(
                 Method::POST,
-                &["Services", &self.service_sid, "Entities", identity, "Challenges"],
+                &[
+                    "Services",
+                    &self.service_sid,
+                    "Entities",
+                    identity,
+                    "Challenges",
+                ],
                 &form,
             )
             .await;
@@ -144,7 +169,14 @@ impl Server {
         let (status, body) = self
             .backend(
                 Method::GET,
-                &["Services", &self.service_sid, "Entities", identity, "Challenges", sid],
+                &[
+                    "Services",
+                    &self.service_sid,
+                    "Entities",
+                    identity,
+                    "Challenges",
+                    sid,
+                ],
                 &[],
             )
             .await;
@@ -156,7 +188,14 @@ impl Server {
     pub async fn factor_status(&self, identity: &str, factor_sid: &str) -> (u16, Value) {
         self.backend(
             Method::GET,
-            &["Services", &self.service_sid, "Entities", identity, "Factors", factor_sid],
+            &[
+                "Services",
+                &self.service_sid,
+                "Entities",
+                identity,
+                "Factors",
+                factor_sid,
+            ],
             &[],
         )
         .await
@@ -215,9 +254,8 @@ pub struct Seen {
 }
 
 /// The stub's answer to the n-th (0-based) request with a given method and path.
-pub type Script = dyn Fn(&Method, &str, usize) -> (StatusCode, Vec<(&'static str, String)>, String)
-    + Send
-    + Sync;
+pub type Script =
+    dyn Fn(&Method, &str, usize) -> (StatusCode, Vec<(&'static str, String)>, String) + Send + Sync;
 
 struct StubState {
     script: Box<Script>,
@@ -243,7 +281,9 @@ impl Stub {
     ) -> Stub {
         // Borrow a verify-server's TLS material (its certificate covers 127.0.0.1).
         let dir = tempfile::tempdir().expect("tempdir");
-        let real = verify_server::start(Config::new(dir.path())).await.expect("server");
+        let real = verify_server::start(Config::new(dir.path()))
+            .await
+            .expect("server");
         real.shutdown().await;
         let ca_pem = std::fs::read_to_string(dir.path().join("ca.pem")).expect("ca");
         let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(

@@ -212,6 +212,14 @@ fn fill(image: &mut GrayImage, x: u32, y: u32, w: u32, h: u32, value: u8) {
     }
 }
 
+/// A plain code: black modules of `module` px on white, with the quiet zone.
+pub fn render_code(payload: &str, module: u32) -> GrayImage {
+    let code = QrCode::with_error_correction_level(payload.as_bytes(), EcLevel::M)
+        .expect("a payload that fits a QR code");
+    let mut rng = StdRng::seed_from_u64(SEED);
+    render_tile(&code, module, Condition::Screenshot1080, 1.0, &mut rng)
+}
+
 /// The code with its quiet zone, scaled and distorted as the condition asks.
 fn render_tile(
     code: &QrCode,

@@ -7,11 +7,11 @@ use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 
 use super::{Json, created};
-use crate::auth::{Caller, device_factor};
+use crate::auth::{Caller, device_factor, factor_in_scope, parse_device_token};
 use crate::clock::{fmt_ts, parse_ts};
 use crate::error::{ApiError, ApiResult};
 use crate::form::{Form, Params, Query};
-use crate::jwt::{UnverifiedJwt, parse_public_key};
+use crate::jwt::UnverifiedJwt;
 use crate::model::{APPROVED, Challenge, DENIED, EXPIRED, Entity, Factor, PENDING, Service};
 use crate::pagination::Page;
 use crate::routes::factors::{string_map, totp_ok};
@@ -183,29 +183,29 @@ pub async fn create(
                 date_responded: responded,
                 expiration_date: expiration,
             };
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO challenges (sid, service_sid, entity_sid, identity, factor_sid,
                    factor_type, status, responded_reason, details, hidden_details, metadata,
                    failed_attempts, date_created, date_updated, date_responded, expiration_date)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, ?11, ?12, ?13, ?14, ?15)",
-                params![
-                    ch.sid,
-                    ch.service_sid,
-                    ch.entity_sid,
-                    ch.identity,
-                    ch.factor_sid,
-                    ch.factor_type,
-                    ch.status,
-                    ch.responded_reason,
-                    ch.details.to_string(),
-                    ch.hidden_details.as_ref().map(Value::to_string),
-                    ch.failed_attempts,
-                    ch.date_created,
-                    ch.date_updated,
-                    ch.date_responded,
-                    ch.expiration_date
-                ],
-            )?;
+            )?
+            .execute(params![
+                ch.sid,
+                ch.service_sid,
+                ch.entity_sid,
+                ch.identity,
+                ch.factor_sid,
+                ch.factor_type,
+                ch.status,
+                ch.responded_reason,
+                ch.details.to_string(),
+                ch.hidden_details.as_ref().map(Value::to_string),
+                ch.failed_attempts,
+                ch.date_created,
+                ch.date_updated,
+                ch.date_responded,
+                ch.expiration_date
+            ])?;
             tx.commit()?;
             Ok((ch, factor))
         })
@@ -237,23 +237,56 @@ async fn device_caller(
     Ok(Some(f))
 }
 
-async fn load_for(
+/// The challenge named by the path and, for device callers, their
+/// authenticated (and verified) factor, in one database round trip.
+///
+/// For a device, the challenge is read only when the JWT's factor is in
+/// scope for this path, and is returned only after the JWT's signature and
+/// claims check out. Reading it may persist its lazy expiry before that
+/// check, which is harmless: expiry depends on time alone.
+async fn caller_and_challenge(
     st: &SharedState,
-    device: Option<&Factor>,
+    caller: &Caller,
     service_sid: String,
     identity: String,
     sid: String,
-) -> ApiResult<Challenge> {
+) -> ApiResult<(Option<Factor>, Challenge)> {
     let st2 = st.clone();
-    let ch = st
+    let Caller::Device(token) = caller else {
+        let ch = st
+            .db
+            .call(move |c| Challenge::load(c, &st2, &service_sid, &identity, &sid))
+            .await?;
+        return Ok((None, ch));
+    };
+    let token = parse_device_token(token)?;
+    let kid = token.kid.clone();
+    let (svc, ident) = (service_sid.clone(), identity.clone());
+    let (factor, challenge) = st
         .db
-        .call(move |c| Challenge::load(c, &st2, &service_sid, &identity, &sid))
+        .call(move |c| {
+            let factor = Factor::find_by_credential(c, &kid)?;
+            let challenge = match &factor {
+                Some(f) if factor_in_scope(f, &svc, Some(&ident)) => {
+                    Some(Challenge::load(c, &st2, &svc, &ident, &sid))
+                }
+                _ => None,
+            };
+            Ok((factor, challenge))
+        })
         .await?;
+    let factor = token.authenticate(st, factor, &service_sid, Some(&identity))?;
+    if !factor.is_verified() {
+        return Err(ApiError::IllegalFactorStatus);
+    }
+    // `authenticate` passing implies the factor was in scope, so the
+    // challenge was read.
+    let ch = challenge.ok_or(ApiError::Unauthenticated)??;
     // A device sees only its own factor's challenges.
-    if device.is_some_and(|f| f.sid != ch.factor_sid) {
+    if factor.sid != ch.factor_sid {
         return Err(ApiError::ChallengeNotFound);
     }
-    Ok(ch)
+    Ok((Some(factor), ch))
 }
 
 pub async fn fetch(
@@ -261,8 +294,7 @@ pub async fn fetch(
     caller: Caller,
     Path((service_sid, identity, sid)): Path<(String, String, String)>,
 ) -> ApiResult<(HeaderMap, Json)> {
-    let device = device_caller(&st, &caller, &service_sid, &identity).await?;
-    let ch = load_for(&st, device.as_ref(), service_sid, identity, sid).await?;
+    let (_, ch) = caller_and_challenge(&st, &caller, service_sid, identity, sid).await?;
     let mut headers = HeaderMap::new();
     if ch.status == PENDING && ch.factor_type == crate::model::PUSH {
         headers.insert(
@@ -360,7 +392,7 @@ fn check_push_payload(
 ) -> ApiResult<String> {
     let fail = || ApiError::ChallengeVerificationFailed;
     let jwt = UnverifiedJwt::parse(payload).map_err(|_| fail())?;
-    let key = parse_public_key(&factor.binding).ok_or_else(fail)?;
+    let key = st.keys.get(&factor.binding).ok_or_else(fail)?;
     jwt.verify(&key).map_err(|_| fail())?;
     let served = ch.to_json(st);
     for field in SIGNATURE_FIELDS.split(',').filter(|f| *f != "status") {
@@ -380,8 +412,7 @@ pub async fn update(
     Path((service_sid, identity, sid)): Path<(String, String, String)>,
     Form(p): Form,
 ) -> ApiResult<Json> {
-    let device = device_caller(&st, &caller, &service_sid, &identity).await?;
-    let ch = load_for(&st, device.as_ref(), service_sid, identity, sid).await?;
+    let (device, ch) = caller_and_challenge(&st, &caller, service_sid, identity, sid).await?;
     let metadata = string_map(&p, "Metadata", 1024)?;
     let payload = p
         .get("AuthPayload")
@@ -394,12 +425,17 @@ pub async fn update(
     if ch.status != PENDING {
         return Err(ApiError::ChallengeResponded);
     }
-    let factor_sid = ch.factor_sid.clone();
-    let factor = st
-        .db
-        .call(move |c| Factor::find_by_sid(c, &factor_sid))
-        .await?
-        .ok_or(ApiError::FactorNotFound)?;
+    let factor = match device {
+        // `caller_and_challenge` proved the challenge is this factor's.
+        Some(f) => f,
+        None => {
+            let factor_sid = ch.factor_sid.clone();
+            st.db
+                .call(move |c| Factor::find_by_sid(c, &factor_sid))
+                .await?
+                .ok_or(ApiError::FactorNotFound)?
+        }
+    };
     if !factor.is_verified() {
         return Err(ApiError::FactorUnverified);
     }
@@ -408,7 +444,7 @@ pub async fn update(
         if payload.len() > 5456 {
             return Err(ApiError::InvalidRequest("AuthPayload is too long".into()));
         }
-        // Crypto runs outside the database lock.
+        // Crypto runs outside the database thread.
         Some(check_push_payload(&st, &ch, &factor, &payload)?)
     } else {
         if !(3..=8).contains(&payload.trim().len()) {
@@ -421,70 +457,21 @@ pub async fn update(
 
     let st2 = st.clone();
     let f2 = factor.clone();
-    let sid = ch.sid.clone();
-    let updated = st
+    let (svc, ident, sid) = (ch.service_sid.clone(), ch.identity.clone(), ch.sid.clone());
+    let (updated, fresh) = st
         .db
         .call(move |c| {
-            let tx = c.transaction()?;
-            let now = st2.now();
-            let status = match new_status {
-                Some(s) => s,
-                None => {
-                    // TOTP. Design choice (PROTOCOL.md §5.3 unconfirmed): a
-                    // wrong code answers 200 with the challenge still pending;
-                    // once max wrong codes were given, further tries are 429.
-                    let attempts: i64 = tx.query_row(
-                        "SELECT failed_attempts FROM challenges WHERE sid = ?1",
-                        [&sid],
-                        |r| r.get(0),
-                    )?;
-                    if attempts >= i64::from(st2.limits.max_totp_attempts) {
-                        return Err(ApiError::ChallengeAttemptsReached);
-                    }
-                    if totp_ok(&st2, &f2, &payload) {
-                        APPROVED.to_string()
-                    } else {
-                        tx.execute(
-                            "UPDATE challenges SET failed_attempts = failed_attempts + 1,
-                               date_updated = ?1 WHERE sid = ?2 AND status = 'pending'",
-                            params![now, sid],
-                        )?;
-                        tx.commit()?;
-                        return Ok(None);
-                    }
-                }
+            let answer = Answer {
+                challenge_sid: &sid,
+                push_status: new_status,
+                totp_code: &payload,
+                metadata: metadata.as_ref().map(Value::to_string),
             };
-            // The `status = 'pending'` guard makes concurrent answers
-            // race-free: exactly one UPDATE matches, the rest get 60322.
-            let n = tx.execute(
-                "UPDATE challenges SET status = ?1, date_updated = ?2, date_responded = ?2,
-                   responded_reason = 'none', metadata = COALESCE(?3, metadata)
-                 WHERE sid = ?4 AND status = 'pending' AND expiration_date > ?2",
-                params![status, now, metadata.as_ref().map(Value::to_string), sid],
-            )?;
-            if n == 0 {
-                let expired: bool = tx.query_row(
-                    "SELECT status = 'expired' OR (status = 'pending' AND expiration_date <= ?2)
-                     FROM challenges WHERE sid = ?1",
-                    params![sid, now],
-                    |r| r.get(0),
-                )?;
-                return Err(if expired {
-                    ApiError::ChallengeExpired
-                } else {
-                    ApiError::ChallengeResponded
-                });
-            }
-            tx.commit()?;
-            Ok(Some(status))
+            let updated = record_answer(c, &st2, &f2, answer)?;
+            // Read back what was committed, in the same database round trip.
+            let fresh = Challenge::load(c, &st2, &svc, &ident, &sid)?;
+            Ok((updated, fresh))
         })
-        .await?;
-
-    let st3 = st.clone();
-    let (svc, ident, sid) = (ch.service_sid.clone(), ch.identity.clone(), ch.sid.clone());
-    let fresh = st
-        .db
-        .call(move |c| Challenge::load(c, &st3, &svc, &ident, &sid))
         .await?;
     if let Some(status) = updated {
         let event = if status == APPROVED {
@@ -499,4 +486,77 @@ pub async fn update(
         );
     }
     Ok(axum::Json(fresh.to_json(&st)))
+}
+
+/// A device's (or backend's) answer to one challenge.
+struct Answer<'a> {
+    challenge_sid: &'a str,
+    /// The status a verified push approval JWT asks for; `None` for TOTP.
+    push_status: Option<String>,
+    totp_code: &'a str,
+    metadata: Option<String>,
+}
+
+/// Apply an answer in one transaction. Returns the new status, or `None`
+/// when a wrong TOTP code only counted a failed attempt.
+fn record_answer(
+    c: &mut Connection,
+    st: &AppState,
+    factor: &Factor,
+    answer: Answer<'_>,
+) -> ApiResult<Option<String>> {
+    let sid = answer.challenge_sid;
+    let tx = c.transaction()?;
+    let now = st.now();
+    let status = match answer.push_status {
+        Some(s) => s,
+        None => {
+            // TOTP. Design choice (PROTOCOL.md §5.3 unconfirmed): a
+            // wrong code answers 200 with the challenge still pending;
+            // once max wrong codes were given, further tries are 429.
+            let attempts: i64 = tx.query_row(
+                "SELECT failed_attempts FROM challenges WHERE sid = ?1",
+                [sid],
+                |r| r.get(0),
+            )?;
+            if attempts >= i64::from(st.limits.max_totp_attempts) {
+                return Err(ApiError::ChallengeAttemptsReached);
+            }
+            if totp_ok(st, factor, answer.totp_code) {
+                APPROVED.to_string()
+            } else {
+                tx.execute(
+                    "UPDATE challenges SET failed_attempts = failed_attempts + 1,
+                       date_updated = ?1 WHERE sid = ?2 AND status = 'pending'",
+                    params![now, sid],
+                )?;
+                tx.commit()?;
+                return Ok(None);
+            }
+        }
+    };
+    // The `status = 'pending'` guard makes concurrent answers
+    // race-free: exactly one UPDATE matches, the rest get 60322.
+    let n = tx
+        .prepare_cached(
+            "UPDATE challenges SET status = ?1, date_updated = ?2, date_responded = ?2,
+               responded_reason = 'none', metadata = COALESCE(?3, metadata)
+             WHERE sid = ?4 AND status = 'pending' AND expiration_date > ?2",
+        )?
+        .execute(params![status, now, answer.metadata, sid])?;
+    if n == 0 {
+        let expired: bool = tx.query_row(
+            "SELECT status = 'expired' OR (status = 'pending' AND expiration_date <= ?2)
+             FROM challenges WHERE sid = ?1",
+            params![sid, now],
+            |r| r.get(0),
+        )?;
+        return Err(if expired {
+            ApiError::ChallengeExpired
+        } else {
+            ApiError::ChallengeResponded
+        });
+    }
+    tx.commit()?;
+    Ok(Some(status))
 }

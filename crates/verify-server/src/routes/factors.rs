@@ -449,7 +449,9 @@ pub async fn update(
                     if payload.len() > 5456 {
                         return Err(ApiError::InvalidRequest("AuthPayload is too long".into()));
                     }
-                    let key = parse_public_key(&f.binding)
+                    let key = st2
+                        .keys
+                        .get(&f.binding)
                         .ok_or_else(|| ApiError::Internal("stored key unreadable".into()))?;
                     if !verify_der_b64(&key, f.sid.as_bytes(), payload) {
                         return Err(ApiError::FactorVerificationFailed);

@@ -8,7 +8,9 @@ agree with a second implementation of each format, not merely with themselves.
     /tmp/fixture-venv/bin/pip install cryptography pynacl argon2-cffi
     /tmp/fixture-venv/bin/python generate_fixtures.py
 
-Salts, nonces and keys are derived from fixed seeds so the output is reproducible. The key
+Salts, nonces and keys are derived from fixed seeds so the output is reproducible, except
+Ente's: libsodium draws a secretstream's header itself, so that file changes on every run
+(and reads the same). The key
 derivation parameters are smaller than the apps' defaults where the file records them (the
 importers read them from the file), to keep the debug-build tests quick; 2FAS's, which the
 app fixes, is the real value.
