@@ -17,7 +17,7 @@ build_packages=(
 )
 # dbus-x11 is deliberately absent: with it, GTK starts stray D-Bus sessions.
 test_packages=(
-  xvfb xauth x11-utils xdotool xclip imagemagick keyutils webkit2gtk-driver
+  xvfb xauth x11-utils xdotool xclip qrencode imagemagick keyutils webkit2gtk-driver
 )
 
 packages=("${build_packages[@]}")

@@ -13,6 +13,21 @@ const COMMANDS: &[&str] = &[
     "get_settings",
     "save_settings",
     "retry_keychain",
+    "scan_image",
+    "scan_clipboard",
+    "scan_screen",
+    "import_file",
+    "export_accounts",
+    "push_enrollments",
+    "push_inspect_link",
+    "push_enroll",
+    "push_rename",
+    "push_remove",
+    "push_pending",
+    "push_history",
+    "push_answer",
+    "push_set_visible",
+    "push_take_link",
 ];
 
 fn main() {

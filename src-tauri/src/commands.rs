@@ -39,10 +39,20 @@ pub async fn app_status(state: State<'_, AppState>) -> CommandResult<AppStatus> 
 }
 
 #[tauri::command]
-pub async fn retry_keychain(app: AppHandle, state: State<'_, AppState>) -> CommandResult<AppStatus> {
+pub async fn retry_keychain(
+    app: AppHandle,
+    state: State<'_, AppState>,
+) -> CommandResult<AppStatus> {
     let profile = state.profile.clone();
-    let opened = blocking(move || Ok(Vault::open(&profile))).await?;
-    let vault_error = state.replace_if_failed(opened).err().map(CommandError::from);
+    let (vault, push) = blocking(move || {
+        Ok((
+            Vault::open(&profile),
+            countersign_core::push::PushManager::open(&profile),
+        ))
+    })
+    .await?;
+    let vault_error = state.replace_if_failed(vault).err().map(CommandError::from);
+    let _ = state.replace_push_if_failed(push);
     tray::refresh(&app);
     Ok(status(&state, vault_error))
 }
@@ -142,7 +152,10 @@ pub async fn get_settings(state: State<'_, AppState>) -> CommandResult<Settings>
 }
 
 #[tauri::command]
-pub async fn save_settings(state: State<'_, AppState>, settings: Settings) -> CommandResult<Settings> {
+pub async fn save_settings(
+    state: State<'_, AppState>,
+    settings: Settings,
+) -> CommandResult<Settings> {
     state.save_settings(settings)?;
     Ok(state.settings())
 }

@@ -4,7 +4,9 @@
 mod commands;
 mod copy;
 mod error;
+mod push;
 mod state;
+mod transfer;
 mod tray;
 mod webview;
 
@@ -13,6 +15,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use countersign_core::profile::{DATA_DIR_ENV, Profile};
+use tauri::Manager;
 
 use crate::state::AppState;
 
@@ -24,6 +27,14 @@ struct Args {
     /// Profile directory (default: the platform's application data directory).
     #[arg(long, env = DATA_DIR_ENV, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+
+    /// Extra CA (PEM) to trust for Verify servers enrolled from links, e.g. the local
+    /// verify-server's ca.pem. Certificate checks stay on.
+    #[arg(long, env = "COUNTERSIGN_VERIFY_CA", value_name = "FILE")]
+    verify_ca: Option<PathBuf>,
+
+    /// A `countersign://enroll?...` link to open (as the OS passes it).
+    link: Option<String>,
 }
 
 pub fn run() {
@@ -45,18 +56,42 @@ pub fn run() {
         }
     };
     let instance_id = single_instance_id(&profile, custom_profile);
+    let verify_ca = match args
+        .verify_ca
+        .as_deref()
+        .map(std::fs::read_to_string)
+        .transpose()
+    {
+        Ok(pem) => pem,
+        Err(e) => {
+            eprintln!("error[io_error]: cannot read the Verify CA file: {e}");
+            std::process::exit(1);
+        }
+    };
+    let start_link = args.link;
 
     let result = tauri::Builder::default()
         // First plugin, so a second launch hands over before anything else starts.
         .plugin(
             tauri_plugin_single_instance::Builder::new()
                 .dbus_id(instance_id)
-                .callback(|app, _argv, _cwd| tray::show_main_window(app))
+                .callback(|app, argv, _cwd| {
+                    tray::show_main_window(app);
+                    // A second launch with a link (a click in the browser) hands it over.
+                    if let Some(link) = argv.into_iter().find(|a| a.starts_with("countersign:")) {
+                        push::receive_link(app, link);
+                    }
+                })
                 .build(),
         )
-        .manage(AppState::new(profile))
-        .setup(|app| {
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_notification::init())
+        .manage(AppState::new(profile, verify_ca))
+        .manage(push::PushRuntime::default())
+        .setup(move |app| {
             webview::tune(app);
+            deep_links(app, start_link.clone());
+            push::start(app.handle());
             // A desktop without a tray host still gets a working window.
             if let Err(e) = tray::create(app.handle()) {
                 tracing::warn!("no tray icon: {e}");
@@ -76,12 +111,54 @@ pub fn run() {
             commands::copy_code,
             commands::get_settings,
             commands::save_settings,
+            transfer::scan_image,
+            transfer::scan_clipboard,
+            transfer::scan_screen,
+            transfer::import_file,
+            transfer::export_accounts,
+            push::push_enrollments,
+            push::push_inspect_link,
+            push::push_enroll,
+            push::push_rename,
+            push::push_remove,
+            push::push_pending,
+            push::push_history,
+            push::push_answer,
+            push::push_set_visible,
+            push::push_take_link,
         ])
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::Focused(focused) = event {
+                // Focus means the user is looking: poll now and at the fast rate.
+                push::set_visibility(&window.state::<push::PushRuntime>(), *focused);
+            }
+        })
         .run(tauri::generate_context!());
     if let Err(e) = result {
         eprintln!("error[startup]: {e}");
         std::process::exit(1);
     }
+}
+
+/// Links arrive as the start argument, from the deep-link plugin (macOS/Windows open-URL
+/// events), or from a second launch (single-instance callback).
+fn deep_links(app: &tauri::App, start_link: Option<String>) {
+    use tauri_plugin_deep_link::DeepLinkExt;
+    let handle = app.handle().clone();
+    if let Some(link) = start_link {
+        push::receive_link(&handle, link);
+    }
+    if let Ok(Some(urls)) = app.deep_link().get_current() {
+        for url in urls {
+            push::receive_link(&handle, url.to_string());
+        }
+    }
+    let on_open = handle.clone();
+    app.deep_link().on_open_url(move |event| {
+        for url in event.urls() {
+            push::receive_link(&on_open, url.to_string());
+        }
+    });
 }
 
 /// One running app per profile: the default profile uses the app id; another profile gets

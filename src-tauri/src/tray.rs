@@ -50,7 +50,13 @@ pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
 
 fn build_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
     let menu = Menu::new(app)?;
-    menu.append(&MenuItem::with_id(app, SHOW, "Show Countersign", true, None::<&str>)?)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        SHOW,
+        "Show Countersign",
+        true,
+        None::<&str>,
+    )?)?;
     let pinned = app
         .state::<AppState>()
         .vault()

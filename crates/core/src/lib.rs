@@ -11,8 +11,8 @@
 //!   encrypted backup, Aegis-compatible and plain exports.
 
 pub mod account;
-pub mod clipboard;
 mod atomic_file;
+pub mod clipboard;
 pub mod error;
 pub mod export;
 pub mod import;
@@ -21,6 +21,7 @@ pub mod otp;
 pub mod otpauth;
 pub mod profile;
 pub mod push;
+pub mod scanned;
 pub mod secret;
 pub mod settings;
 pub mod store;

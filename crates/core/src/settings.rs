@@ -80,7 +80,10 @@ mod tests {
     #[test]
     fn defaults_until_saved_then_what_was_saved() {
         let dir = tempfile::tempdir().expect("tempdir");
-        assert_eq!(Settings::load(dir.path()).expect("load"), Settings::default());
+        assert_eq!(
+            Settings::load(dir.path()).expect("load"),
+            Settings::default()
+        );
         let changed = Settings {
             clipboard_clear_secs: 10,
             hide_codes: true,

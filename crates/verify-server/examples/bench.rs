@@ -1,7 +1,12 @@
 //! Throughput of full push flows over HTTPS with keep-alive:
 //! create challenge (backend) → fetch (device JWT) → approve (device JWT).
 //!
-//! `cargo run --release -p verify-server --example bench -- [FLOWS] [CLIENTS]`
+//! `cargo run --release -p verify-server --example bench -- [FLOWS] [CLIENTS] [--separate]`
+//!
+//! By default client and server share this process (and its tokio
+//! runtime). `--separate` runs the server in a child process (`bench serve`)
+//! so its CPU time can be reported on its own; both still share the
+//! machine's cores.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -91,35 +96,116 @@ impl Dev {
     }
 }
 
-async fn json(r: reqwest::RequestBuilder) -> Res<(reqwest::header::HeaderMap, Value)> {
+/// Send, require success, and return the signature-fields header (if any)
+/// with the JSON body.
+async fn json(r: reqwest::RequestBuilder) -> Res<(Option<String>, Value)> {
     let resp = r.send().await?;
     let status = resp.status();
-    let headers = resp.headers().clone();
+    let fields = resp
+        .headers()
+        .get("twilio-verify-signature-fields")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let v: Value = resp.json().await?;
     if !status.is_success() {
         return Err(format!("{status}: {v}").into());
     }
-    Ok((headers, v))
+    Ok((fields, v))
+}
+
+/// Where the server under test listens and how to authenticate to it.
+struct Target {
+    base: String,
+    account_sid: String,
+    auth_token: String,
+    ca_pem: std::path::PathBuf,
+}
+
+/// `bench serve`: run a server, announce it on stdout, stop when stdin
+/// closes.
+async fn serve() -> Res<()> {
+    let dir = std::env::temp_dir().join(format!("verify-bench-{}", std::process::id()));
+    let server = verify_server::start(verify_server::Config::new(&dir)).await?;
+    println!(
+        "{} {} {} {}",
+        server.base_url(),
+        server.account_sid(),
+        server.auth_token(),
+        server.ca_pem_path().display()
+    );
+    tokio::task::spawn_blocking(|| {
+        use std::io::Read;
+        let mut sink = Vec::new();
+        std::io::stdin().read_to_end(&mut sink)
+    })
+    .await??;
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Start `bench serve` as a child process and read its announcement.
+fn spawn_server() -> Res<(std::process::Child, Target)> {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(std::env::current_exe()?)
+        .arg("serve")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    let stdout = child.stdout.take().ok_or("no child stdout")?;
+    std::io::BufReader::new(stdout).read_line(&mut line)?;
+    let mut parts = line.split_whitespace().map(str::to_string);
+    let (Some(base), Some(account_sid), Some(auth_token), Some(ca)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(format!("unexpected server announcement: {line:?}").into());
+    };
+    Ok((
+        child,
+        Target {
+            base,
+            account_sid,
+            auth_token,
+            ca_pem: ca.into(),
+        },
+    ))
 }
 
 #[tokio::main]
 async fn main() -> Res<()> {
-    let mut args = std::env::args().skip(1);
-    let flows: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
-    let clients: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(8);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("serve") {
+        return serve().await;
+    }
+    let separate = args.iter().any(|a| a == "--separate");
+    let mut numbers = args.iter().filter_map(|a| a.parse::<usize>().ok());
+    let flows = numbers.next().unwrap_or(2000);
+    let clients = numbers.next().unwrap_or(8).max(1);
+
     let dir = std::env::temp_dir().join(format!("verify-bench-{}", std::process::id()));
-    let server = verify_server::start(verify_server::Config::new(&dir)).await?;
-    let base = server.base_url();
-    let (acct, token) = (
-        server.account_sid().to_string(),
-        server.auth_token().to_string(),
-    );
+    let (in_process, mut child, target) = if separate {
+        let (child, target) = spawn_server()?;
+        (None, Some(child), target)
+    } else {
+        let server = verify_server::start(verify_server::Config::new(&dir)).await?;
+        let target = Target {
+            base: server.base_url(),
+            account_sid: server.account_sid().to_string(),
+            auth_token: server.auth_token().to_string(),
+            ca_pem: server.ca_pem_path().to_path_buf(),
+        };
+        (Some(server), None, target)
+    };
+    let base = target.base.clone();
+    let (acct, token) = (target.account_sid.clone(), target.auth_token.clone());
 
     let mut roots = rustls::RootCertStore::empty();
     {
         use rustls::pki_types::CertificateDer;
         use rustls::pki_types::pem::PemObject;
-        for c in CertificateDer::pem_file_iter(server.ca_pem_path())? {
+        for c in CertificateDer::pem_file_iter(&target.ca_pem)? {
             roots.add(c?)?;
         }
     }
@@ -194,8 +280,10 @@ async fn main() -> Res<()> {
         devs.push((id, Arc::new(dev)));
     }
 
+    let server_pid = child.as_ref().map(std::process::Child::id);
     let started = Instant::now();
-    let cpu_before = process_cpu_secs();
+    let cpu_before = process_cpu_secs("self");
+    let server_cpu_before = server_pid.and_then(|p| process_cpu_secs(&p.to_string()));
     let per_client = flows / clients;
     let mut tasks = Vec::new();
     for (id, dev) in devs {
@@ -229,11 +317,7 @@ async fn main() -> Res<()> {
                 ))?;
                 let (h, body) =
                     json(http.get(url.clone()).basic_auth("token", Some(dev.jwt()))).await?;
-                let fields = h
-                    .get("twilio-verify-signature-fields")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
+                let fields = h.ok_or("no signature-fields header")?;
                 let mut parts: Vec<String> = fields
                     .split(',')
                     .filter(|f| *f != "status")
@@ -265,8 +349,12 @@ async fn main() -> Res<()> {
         all.extend(t.await??);
     }
     let elapsed = started.elapsed();
-    let cpu = process_cpu_secs()
+    let cpu = process_cpu_secs("self")
         .zip(cpu_before)
+        .map(|(after, before)| after - before);
+    let server_cpu = server_pid
+        .and_then(|p| process_cpu_secs(&p.to_string()))
+        .zip(server_cpu_before)
         .map(|(after, before)| after - before);
     all.sort();
     let pct = |p: f64| {
@@ -283,11 +371,21 @@ async fn main() -> Res<()> {
         pct(0.5).as_secs_f64() * 1000.0,
         pct(0.99).as_secs_f64() * 1000.0
     );
-    // Load-independent figure: flows per CPU-second of this process (client
-    // and server together), and what that means for this machine's cores.
-    if let Some(cpu) = cpu.filter(|c| *c > 0.0) {
+    // Load-independent figure: flows per CPU-second of client and server
+    // together, and what that means for this machine's cores.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if let (Some(client), Some(server)) = (cpu, server_cpu) {
+        println!(
+            "cpu: client {client:.2}s ({:.0} us/flow), server {server:.2}s ({:.0} us/flow) \
+             -> server alone: {:.0} flows per CPU-second",
+            1e6 * client / all.len() as f64,
+            1e6 * server / all.len() as f64,
+            all.len() as f64 / server
+        );
+    }
+    let total_cpu = cpu.map(|c| c + server_cpu.unwrap_or(0.0));
+    if let Some(cpu) = total_cpu.filter(|c| *c > 0.0) {
         let per_cpu_sec = all.len() as f64 / cpu;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         println!(
             "cpu: {cpu:.2}s ({:.0}% of {cores} cores) -> {per_cpu_sec:.0} flows per CPU-second \
              (x{cores} cores = {:.0} flows/s if uncontended)",
@@ -295,16 +393,23 @@ async fn main() -> Res<()> {
             per_cpu_sec * cores as f64
         );
     }
-    server.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    if let Some(server) = in_process {
+        server.shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    if let Some(child) = child.as_mut() {
+        // Closing its stdin asks the server to shut down.
+        drop(child.stdin.take());
+        child.wait()?;
+    }
     Ok(())
 }
 
-/// User + system CPU time of this whole process (all threads), from
-/// `/proc/self/stat` (Linux; clock ticks of 1/100 s, the kernel's fixed
-/// USER_HZ). `None` elsewhere.
-fn process_cpu_secs() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+/// User + system CPU time of a whole process (all threads; `pid` "self" or
+/// a number), from `/proc/PID/stat` (Linux; clock ticks of 1/100 s, the
+/// kernel's fixed USER_HZ). `None` elsewhere.
+fn process_cpu_secs(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the parenthesised command name; utime and stime are the
     // 14th and 15th fields overall, i.e. the 12th and 13th after it.
     let rest = stat.rsplit_once(')')?.1;

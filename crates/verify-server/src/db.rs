@@ -287,4 +287,39 @@ mod tests {
             .unwrap();
         assert_eq!(ver as usize, MIGRATIONS.len());
     }
+
+    #[tokio::test]
+    async fn close_releases_the_database_for_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Db::open(dir.path()).unwrap();
+        first
+            .call(|c| Ok(set_setting(c, "k", "before restart")?))
+            .await
+            .unwrap();
+        let clone = first.clone();
+        first.close().await;
+        // Every handle is closed, not just the one `close` was called on.
+        assert!(clone.call(|c| Ok(get_setting(c, "k")?)).await.is_err());
+        // The exclusive lock is gone: a new connection opens at once.
+        let second = Db::open(dir.path()).unwrap();
+        let v = second.call(|c| Ok(get_setting(c, "k")?)).await.unwrap();
+        assert_eq!(v.as_deref(), Some("before restart"));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        let failed = db
+            .call(|c| -> ApiResult<()> {
+                let tx = c.transaction()?;
+                set_setting(&tx, "k", "never committed")?;
+                panic!("job bug");
+            })
+            .await;
+        assert!(failed.is_err());
+        // The thread survived and the half-done transaction rolled back.
+        let v = db.call(|c| Ok(get_setting(c, "k")?)).await.unwrap();
+        assert_eq!(v, None);
+    }
 }

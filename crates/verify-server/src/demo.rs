@@ -108,7 +108,7 @@ async fn page(State(st): State<SharedState>) -> Response {
     Html(PAGE).into_response()
 }
 
-/// `countersign://enroll?…` link (format documented in ENROLL_LINK.md).
+/// `countersign://enroll?…` link (format documented in docs/ENROLL_LINK.md).
 pub fn enroll_link(
     base_url: &str,
     service_sid: &str,

@@ -1,11 +1,37 @@
 // The one module that talks to the Rust side. Components import this, never @tauri-apps/api,
 // so they stay testable without the shell.
 import { invoke } from "@tauri-apps/api/core";
-import type { Account, AccountEdit, AppError, AppStatus, Code, CodesView, Settings } from "./types";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type {
+  Account,
+  AccountEdit,
+  AppError,
+  AppStatus,
+  Challenge,
+  Code,
+  CodesView,
+  Enrollment,
+  ExportView,
+  ImportView,
+  ScanOutcome,
+  HistoryEntry,
+  LinkSummary,
+  PendingView,
+  Settings,
+} from "./types";
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
   try {
     return await invoke<T>(command, args);
+  } catch (raw) {
+    throw toAppError(raw);
+  }
+}
+
+/** A command whose body is raw bytes (a file), with optional headers. */
+async function callRaw<T>(command: string, bytes: Uint8Array, headers: Record<string, string>): Promise<T> {
+  try {
+    return await invoke<T>(command, bytes, { headers });
   } catch (raw) {
     throw toAppError(raw);
   }
@@ -31,4 +57,29 @@ export const api = {
   copyCode: (id: string) => call<void>("copy_code", { id }),
   getSettings: () => call<Settings>("get_settings"),
   saveSettings: (settings: Settings) => call<Settings>("save_settings", { settings }),
+  scanImage: (bytes: Uint8Array) => callRaw<ScanOutcome>("scan_image", bytes, {}),
+  scanClipboard: () => call<ScanOutcome>("scan_clipboard"),
+  scanScreen: () => call<ScanOutcome>("scan_screen"),
+  importFile: (bytes: Uint8Array, password: string | null, skipDuplicates: boolean) =>
+    callRaw<ImportView>("import_file", bytes, {
+      ...(password ? { "x-password": password } : {}),
+      "x-skip-duplicates": skipDuplicates ? "1" : "0",
+    }),
+  exportAccounts: (format: "countersign" | "aegis" | "plain", password: string | null, acknowledgePlain: boolean) =>
+    call<ExportView>("export_accounts", { format, password, acknowledgePlain }),
+  pushEnrollments: () => call<Enrollment[]>("push_enrollments"),
+  pushInspectLink: (link: string) => call<LinkSummary>("push_inspect_link", { link }),
+  pushEnroll: (link: string) => call<Enrollment>("push_enroll", { link }),
+  pushRename: (id: string, name: string) => call<Enrollment>("push_rename", { id, name }),
+  pushRemove: (id: string) => call<void>("push_remove", { id }),
+  pushPending: () => call<PendingView>("push_pending"),
+  pushHistory: () => call<HistoryEntry[]>("push_history"),
+  pushAnswer: (enrollmentId: string, challengeSid: string, approve: boolean) =>
+    call<Challenge>("push_answer", { enrollmentId, challengeSid, approve }),
+  pushSetVisible: (visible: boolean) => call<void>("push_set_visible", { visible }),
+  pushTakeLink: () => call<string | null>("push_take_link"),
+  onPending: (handler: (view: PendingView) => void): Promise<UnlistenFn> =>
+    listen<PendingView>("push-challenges", (event) => handler(event.payload)),
+  onEnrollLink: (handler: (link: string) => void): Promise<UnlistenFn> =>
+    listen<string>("push-enroll-link", (event) => handler(event.payload)),
 };

@@ -74,3 +74,30 @@ describe("moved", () => {
     expect(moved(["a", "b"], 1, 1)).toEqual(["a", "b"]);
   });
 });
+
+import { clock, secondsUntil } from "./format";
+
+describe("secondsUntil", () => {
+  const now = Date.parse("2026-11-25T12:00:00Z");
+  it("counts whole seconds up", () => expect(secondsUntil("2026-11-25T12:04:05Z", now)).toBe(245));
+  it("is 0 once past", () => expect(secondsUntil("2026-11-25T11:59:00Z", now)).toBe(0));
+  it("is null for garbage", () => expect(secondsUntil("soon", now)).toBeNull());
+});
+
+describe("clock", () => {
+  it("pads seconds", () => expect(clock(245)).toBe("4:05"));
+  it("shows zero", () => expect(clock(0)).toBe("0:00"));
+});
+
+import { summarise } from "./format";
+
+describe("summarise", () => {
+  it("says what happened", () =>
+    expect(summarise({ added: 2, skipped: 1, failed: 0 })).toBe(
+      "Added 2 accounts, skipped 1 already present.",
+    ));
+  it("handles one and failures", () =>
+    expect(summarise({ added: 1, skipped: 0, failed: 2, unrecognized: 1 })).toBe(
+      "Added 1 account, 2 could not be added, 1 QR code(s) held something else.",
+    ));
+});

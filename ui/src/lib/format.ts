@@ -57,3 +57,32 @@ export function moved(ids: string[], index: number, delta: number): string[] {
   next.splice(target, 0, item);
   return next;
 }
+
+/** Whole seconds from `nowMs` until an RFC 3339 time; 0 once past, null if unparsable. */
+export function secondsUntil(isoTime: string, nowMs: number): number | null {
+  const at = Date.parse(isoTime);
+  if (Number.isNaN(at)) return null;
+  return Math.max(0, Math.ceil((at - nowMs) / 1000));
+}
+
+/** "4:05" for a countdown. */
+export function clock(seconds: number): string {
+  const m = Math.floor(seconds / 60);
+  const s = seconds % 60;
+  return `${m}:${String(s).padStart(2, "0")}`;
+}
+
+/** One sentence summing up what a scan or import did. */
+export function summarise(result: {
+  added: number;
+  skipped: number;
+  failed: number;
+  unrecognized?: number;
+}): string {
+  const parts: string[] = [];
+  parts.push(result.added === 1 ? "Added 1 account" : `Added ${result.added} accounts`);
+  if (result.skipped) parts.push(`skipped ${result.skipped} already present`);
+  if (result.failed) parts.push(`${result.failed} could not be added`);
+  if (result.unrecognized) parts.push(`${result.unrecognized} QR code(s) held something else`);
+  return `${parts.join(", ")}.`;
+}

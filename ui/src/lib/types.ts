@@ -55,3 +55,80 @@ export interface CodesView {
   codes: Code[];
   failures: { id: string; error: AppError }[];
 }
+
+export interface ChallengeField {
+  label: string;
+  value: string;
+}
+
+export interface Challenge {
+  sid: string;
+  factor_sid: string;
+  status: string;
+  date_created: string;
+  expiration_date: string;
+  details: { message: string; fields: ChallengeField[] };
+}
+
+export interface PendingChallenge {
+  enrollment_id: string;
+  enrollment_name: string;
+  challenge: Challenge;
+}
+
+export interface PendingView {
+  challenges: PendingChallenge[];
+  failures: { enrollment_id: string; error: AppError }[];
+}
+
+export interface Enrollment {
+  id: string;
+  state: string;
+  server: { base_url: string };
+  service_sid: string;
+  identity: string;
+  friendly_name: string;
+  factor_sid: string | null;
+  factor_status: string | null;
+  created_at: number;
+}
+
+export interface LinkSummary {
+  server: string;
+  service_sid: string;
+  identity: string;
+  friendly_name: string | null;
+}
+
+export interface HistoryEntry {
+  challenge_sid: string;
+  enrollment_id: string;
+  message: string;
+  status: string;
+  date_created: string;
+  answered_here: boolean;
+  updated_at: number;
+}
+
+export interface ScanOutcome {
+  added: Account[];
+  skipped_duplicates: { label: string; duplicate_of: string }[];
+  failed: string[];
+  enroll_links: string[];
+  unrecognized: number;
+}
+
+export interface ImportView {
+  format: string;
+  report: {
+    added: Account[];
+    skipped_duplicates: { label: string; duplicate_of: string }[];
+    failed: { label: string; error: AppError }[];
+  };
+  unreadable: { index: number | null; label: string | null; reason: string }[];
+}
+
+export interface ExportView {
+  path: string;
+  accounts: number;
+}

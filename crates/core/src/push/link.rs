@@ -133,7 +133,7 @@ fn is_sid(text: &str, prefix: &str) -> bool {
 }
 
 /// PROTOCOL.md §2.2: 8–64 characters, dash-separated alphanumerics (underscores too, as
-/// crates/verify-server/ENROLL_LINK.md allows).
+/// docs/ENROLL_LINK.md allows).
 fn valid_identity(identity: &str) -> bool {
     (8..=64).contains(&identity.len())
         && identity

@@ -1,0 +1,109 @@
+// Push approval in the real window against a real verify-server over HTTPS: enroll from a
+// link, then approve and deny sign-in requests the relying party's backend creates.
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { appBinary, screenshot, startDriver } from "./driver.mjs";
+import { remote } from "webdriverio";
+import { startVerifyServer } from "./verify.mjs";
+
+const IDENTITY = "desktop-user-0001";
+
+describe("push approval in the window", () => {
+  let driver;
+  let server;
+  let browser;
+  const dataDir = mkdtempSync(join(tmpdir(), "countersign-push-ui-"));
+
+  before(async () => {
+    server = await startVerifyServer(mkdtempSync(join(tmpdir(), "verify-ui-")));
+    driver = await startDriver(4460);
+    browser = await remote({
+      hostname: "127.0.0.1",
+      port: 4460,
+      logLevel: "warn",
+      capabilities: {
+        "tauri:options": {
+          application: appBinary,
+          args: ["--data-dir", dataDir, "--verify-ca", server.caPath],
+        },
+      },
+    });
+  });
+  after(async () => {
+    await browser?.deleteSession();
+    driver?.kill();
+    server?.child.kill();
+  });
+
+  async function factorSid() {
+    const list = await server.backend("GET", `Services/${server.serviceSid}/Entities/${IDENTITY}/Factors`);
+    return list.factors[0];
+  }
+
+  async function challenge(message) {
+    const factor = await factorSid();
+    return server.backend("POST", `Services/${server.serviceSid}/Entities/${IDENTITY}/Challenges`, {
+      FactorSid: factor.sid,
+      "Details.Message": message,
+      "Details.Fields": JSON.stringify({ label: "Location", value: "Lisbon, PT" }),
+    });
+  }
+
+  async function waitForRequest(sid) {
+    const card = await browser.$(`[data-testid="push-request"][data-sid="${sid}"]`);
+    // Visible window: polled every 2 s.
+    await card.waitForExist({ timeout: 15_000 });
+    return card;
+  }
+
+  test("enrolls this desktop from a link and the server sees a verified factor", async () => {
+    const token = await server.backend("POST", `Services/${server.serviceSid}/AccessTokens`, {
+      Identity: IDENTITY,
+      FactorType: "push",
+    });
+    const link =
+      `countersign://enroll?v=1&server=${encodeURIComponent(`${server.origin}/v2/`)}` +
+      `&service=${server.serviceSid}&identity=${IDENTITY}&token=${encodeURIComponent(token.token)}` +
+      `&name=${encodeURIComponent("Test desktop")}`;
+
+    await (await browser.$('[data-testid="tab-push"]')).waitForExist({ timeout: 15_000 });
+    await (await browser.$('[data-testid="tab-push"]')).click();
+    await (await browser.$('[data-testid="enroll-link"]')).setValue(link);
+    const summary = await browser.$('[data-testid="enroll-summary"]');
+    await summary.waitForExist({ timeout: 10_000 });
+    assert.match(String(await summary.getProperty("textContent")), new RegExp(IDENTITY));
+    await (await browser.$('[data-testid="enroll-confirm"]')).click();
+    await (await browser.$('[data-testid="enrollment"][data-state="verified"]')).waitForExist({ timeout: 20_000 });
+
+    const factor = await factorSid();
+    assert.equal(factor.status, "verified");
+    assert.equal(factor.factor_type, "push");
+  });
+
+  test("approving a request signs it and the server reads approved", async () => {
+    const created = await challenge("Sign in to Countersign Demo");
+    const card = await waitForRequest(created.sid);
+    assert.equal(String(await (await card.$('[data-testid="push-message"]')).getProperty("textContent")), "Sign in to Countersign Demo");
+    assert.equal(String(await (await card.$('[data-testid="push-field"]')).getProperty("textContent")), "Lisbon, PT");
+    await screenshot(browser, "11-push-request");
+    await (await card.$('[data-testid="push-approve"]')).click();
+    await card.waitForExist({ reverse: true, timeout: 10_000 });
+
+    const after = await server.backend("GET", `Services/${server.serviceSid}/Entities/${IDENTITY}/Challenges/${created.sid}`);
+    assert.equal(after.status, "approved");
+  });
+
+  test("denying a request leaves it denied on the server", async () => {
+    const created = await challenge("Sign in from a new browser");
+    const card = await waitForRequest(created.sid);
+    await (await card.$('[data-testid="push-deny"]')).click();
+    await card.waitForExist({ reverse: true, timeout: 10_000 });
+
+    const after = await server.backend("GET", `Services/${server.serviceSid}/Entities/${IDENTITY}/Challenges/${created.sid}`);
+    assert.equal(after.status, "denied");
+    await screenshot(browser, "12-push-answered");
+  });
+});
