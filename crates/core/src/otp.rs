@@ -263,12 +263,10 @@ pub fn decode_secret(text: &str) -> Result<SecretBytes> {
         field: "secret",
         reason,
     };
-    let mut bits: u64 = 0;
-    let mut nbits: u32 = 0;
-    let mut symbols: usize = 0;
+    // Normalise what people type or paste; check each character here so a refusal can say
+    // where, then let data-encoding do the decoding itself.
+    let mut symbols = Zeroizing::new(String::with_capacity(text.len()));
     let mut padding = false;
-    // Zeroized on drop: these bytes are the secret.
-    let mut bytes = Zeroizing::new(Vec::with_capacity(text.len() * 5 / 8 + 1));
     for (index, c) in text.chars().enumerate() {
         let position = index + 1;
         if c.is_whitespace() || c == '-' {
@@ -278,45 +276,51 @@ pub fn decode_secret(text: &str) -> Result<SecretBytes> {
             padding = true;
             continue;
         }
-        let value = match c.to_ascii_uppercase() {
-            u @ 'A'..='Z' => u as u64 - 'A' as u64,
-            d @ '2'..='7' => d as u64 - '2' as u64 + 26,
-            _ => {
-                let hint = match c {
-                    '0' | '1' | '8' | '9' => {
-                        " (base32 uses only the letters A-Z and the digits 2-7: 0 may be an O, 1 an I or L, 8 a B)"
-                    }
-                    _ => " (base32 uses only the letters A-Z and the digits 2-7)",
-                };
-                return Err(invalid(format!(
-                    "bad character {c:?} at position {position}{hint}"
-                )));
-            }
-        };
+        let upper = c.to_ascii_uppercase();
+        if !matches!(upper, 'A'..='Z' | '2'..='7') {
+            let hint = match c {
+                '0' | '1' | '8' | '9' => {
+                    " (base32 uses only the letters A-Z and the digits 2-7: 0 may be an O, 1 an I or L, 8 a B)"
+                }
+                _ => " (base32 uses only the letters A-Z and the digits 2-7)",
+            };
+            return Err(invalid(format!(
+                "bad character {c:?} at position {position}{hint}"
+            )));
+        }
         if padding {
             return Err(invalid(format!(
                 "character at position {position} follows '=' padding, which may only end the secret"
             )));
         }
-        symbols += 1;
-        bits = (bits << 5) | value;
-        nbits += 5;
-        if nbits >= 8 {
-            nbits -= 8;
-            bytes.push((bits >> nbits) as u8);
-            bits &= (1 << nbits) - 1;
-        }
+        symbols.push(upper);
     }
-    if symbols == 0 {
+    if symbols.is_empty() {
         return Err(invalid("the secret is empty".into()));
     }
-    if matches!(symbols % 8, 1 | 3 | 6) {
+    let count = symbols.len();
+    if matches!(count % 8, 1 | 3 | 6) {
         return Err(invalid(format!(
-            "{symbols} base32 characters cannot encode whole bytes: a character is probably missing or extra"
+            "{count} base32 characters cannot encode whole bytes: a character is probably missing or extra"
         )));
     }
-    Ok(SecretBytes::new(std::mem::take(&mut *bytes)))
+    LENIENT_BASE32
+        .decode(symbols.as_bytes())
+        .map(SecretBytes::new)
+        .map_err(|e| invalid(format!("not valid base32: {}", e.kind)))
 }
+
+/// RFC 4648 base32 without padding that ignores unused low bits of the last character, as
+/// Google Authenticator does: some services generate random base32 strings rather than
+/// encoding bytes.
+static LENIENT_BASE32: std::sync::LazyLock<data_encoding::Encoding> =
+    std::sync::LazyLock::new(|| {
+        let mut spec = data_encoding::Specification::new();
+        spec.symbols.push_str("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
+        spec.check_trailing_bits = false;
+        spec.encoding()
+            .expect("constant base32 specification is valid")
+    });
 
 /// Upper-case base32 (RFC 4648) without padding: the form `otpauth://` URIs use.
 pub fn encode_secret(secret: &SecretBytes) -> String {
