@@ -40,7 +40,8 @@ test-rust: build
 	scripts/with-keyring.sh $(CARGO) test --workspace
 
 test-ui: build
-	scripts/with-keyring.sh xvfb-run -a -s "-screen 0 1280x900x24" node --test tests/ui/
+	scripts/with-keyring.sh xvfb-run -a -s "-screen 0 1280x900x24" \
+	  node --test --test-timeout=180000 --test-force-exit tests/ui/
 
 test: deps-test
 	$(MAKE) lint

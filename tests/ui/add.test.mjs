@@ -5,7 +5,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { openApp, root, screenshot, startDriver } from "./driver.mjs";
+import { closeApp, openApp, root, screenshot, startDriver } from "./driver.mjs";
 
 const fixtures = join(root, "crates/core/src/import/testdata");
 
@@ -20,7 +20,7 @@ describe("adding accounts from files", () => {
     await (await browser.$('[data-testid="uri-input"]')).waitForExist({ timeout: 15_000 });
   });
   after(async () => {
-    await browser?.deleteSession();
+    await closeApp(browser, dataDir);
     driver?.kill();
   });
 

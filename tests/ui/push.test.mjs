@@ -5,7 +5,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { appBinary, screenshot, startDriver } from "./driver.mjs";
+import { appBinary, closeApp, screenshot, startDriver } from "./driver.mjs";
 import { remote } from "webdriverio";
 import { startVerifyServer } from "./verify.mjs";
 
@@ -33,7 +33,7 @@ describe("push approval in the window", () => {
     });
   });
   after(async () => {
-    await browser?.deleteSession();
+    await closeApp(browser, dataDir);
     driver?.kill();
     server?.child.kill();
   });
@@ -104,6 +104,5 @@ describe("push approval in the window", () => {
 
     const after = await server.backend("GET", `Services/${server.serviceSid}/Entities/${IDENTITY}/Challenges/${created.sid}`);
     assert.equal(after.status, "denied");
-    await screenshot(browser, "12-push-answered");
   });
 });

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import { openApp, screenshot, startDriver } from "./driver.mjs";
+import { closeApp, openApp, screenshot, startDriver } from "./driver.mjs";
 import { base32Decode, totp } from "./totp.mjs";
 
 const SECRET = "JBSWY3DPEHPK3PXP"; // an 80-bit secret, as many services issue
@@ -80,7 +80,7 @@ describe("the Countersign window", () => {
       assertReferenceCode(await readFreshCode(browser));
       await screenshot(browser, "01-account-added");
     } finally {
-      await browser.deleteSession();
+      await closeApp(browser, dataDir);
     }
   });
 
@@ -91,7 +91,7 @@ describe("the Countersign window", () => {
       assert.equal((await browser.$$('[data-testid="account"]')).length, 1);
       await screenshot(browser, "02-after-restart");
     } finally {
-      await browser.deleteSession();
+      await closeApp(browser, dataDir);
     }
   });
 
@@ -109,7 +109,7 @@ describe("the Countersign window", () => {
       assert.equal((await browser.$$('[data-testid="account"]')).length, 1);
       await screenshot(browser, "03-invalid-uri");
     } finally {
-      await browser.deleteSession();
+      await closeApp(browser, dataDir);
     }
   });
 
@@ -136,7 +136,7 @@ describe("the Countersign window", () => {
         timeoutMsg: "the copied code was not cleared",
       });
     } finally {
-      await browser.deleteSession();
+      await closeApp(browser, dataDir);
     }
   });
 
@@ -175,7 +175,7 @@ describe("the Countersign window", () => {
       await browser.waitUntil(async () => (await textOf(browser, '[data-testid="name"]')) === "robert");
       await screenshot(browser, "05-pinned-renamed");
     } finally {
-      await browser.deleteSession();
+      await closeApp(browser, dataDir);
     }
     const again = await openApp(dataDir);
     try {
@@ -185,7 +185,7 @@ describe("the Countersign window", () => {
       await (await again.$('[data-testid="confirm-delete"]')).click();
       await again.waitUntil(async () => (await again.$$('[data-testid="account"]')).length === 1);
     } finally {
-      await again.deleteSession();
+      await closeApp(again, dataDir);
     }
   });
 
@@ -197,14 +197,14 @@ describe("the Countersign window", () => {
       await (await browser.$('[data-testid="confirm-delete"]')).click();
       await (await browser.$('[data-testid="empty"]')).waitForExist({ timeout: 10_000 });
     } finally {
-      await browser.deleteSession();
+      await closeApp(browser, dataDir);
     }
     browser = await openApp(dataDir);
     try {
       await (await browser.$('[data-testid="empty"]')).waitForExist({ timeout: 15_000 });
       assert.equal((await browser.$$('[data-testid="account"]')).length, 0);
     } finally {
-      await browser.deleteSession();
+      await closeApp(browser, dataDir);
     }
   });
 });
@@ -222,14 +222,15 @@ describe("without a keychain", () => {
   after(() => driver?.kill());
 
   test("the window explains what is wrong instead of failing", async () => {
-    const browser = await openApp(mkdtempSync(join(tmpdir(), "countersign-ui-")), 4450);
+    const profile = mkdtempSync(join(tmpdir(), "countersign-ui-"));
+    const browser = await openApp(profile, 4450);
     try {
       const banner = await browser.$('[data-testid="banner"]');
       await banner.waitForExist({ timeout: 15_000 });
       assert.equal(await banner.getAttribute("data-code"), "keychain_unavailable");
       assert.match(String(await banner.getProperty("textContent")), /D-Bus/);
     } finally {
-      await browser.deleteSession();
+      await closeApp(browser, profile);
     }
   });
 });
