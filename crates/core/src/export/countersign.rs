@@ -382,34 +382,7 @@ pub(crate) mod tests {
             .unwrap();
         let e = &result.entries;
         assert_eq!(e.len(), 4, "{e:?}");
-        assert_entry(
-            &e[0],
-            Some("GitHub"),
-            "alice@example.com",
-            totp(Algorithm::Sha1, 6, 30),
-            "JBSWY3DPEHPK3PXP",
-        );
-        assert_entry(
-            &e[1],
-            Some("ACME Co"),
-            "bob",
-            totp(Algorithm::Sha256, 8, 60),
-            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
-        );
-        assert_entry(
-            &e[2],
-            None,
-            "carol",
-            hotp(Algorithm::Sha512, 6, 42),
-            "MZXW6YTB",
-        );
-        assert_entry(
-            &e[3],
-            Some("Steam"),
-            "gaben",
-            OtpParams::steam(),
-            "KRSXG5BNKN2GKYLN",
-        );
+        assert_shared_fixture_entries(e);
         assert_eq!(result.errors.len(), 1, "{:?}", result.errors);
         assert_eq!(result.errors[0].index, Some(5));
         assert_eq!(result.errors[0].label.as_deref(), Some("Broken: mallory"));

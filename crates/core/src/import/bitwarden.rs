@@ -112,7 +112,6 @@ fn read_totp(
 mod tests {
     use super::*;
     use crate::import::test_support::*;
-    use crate::otp::{Algorithm, OtpParams};
 
     #[test]
     fn reads_totp_fields_in_every_form() {
@@ -121,34 +120,7 @@ mod tests {
         let result = Bitwarden.import(&bytes, None).unwrap();
         let e = &result.entries;
         assert_eq!(e.len(), 4, "{e:?}");
-        assert_entry(
-            &e[0],
-            Some("GitHub"),
-            "alice@example.com",
-            totp(Algorithm::Sha1, 6, 30),
-            "JBSWY3DPEHPK3PXP",
-        );
-        assert_entry(
-            &e[1],
-            Some("ACME Co"),
-            "bob",
-            totp(Algorithm::Sha256, 8, 60),
-            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
-        );
-        assert_entry(
-            &e[2],
-            None,
-            "carol",
-            hotp(Algorithm::Sha512, 6, 42),
-            "MZXW6YTB",
-        );
-        assert_entry(
-            &e[3],
-            Some("Steam"),
-            "gaben",
-            OtpParams::steam(),
-            "KRSXG5BNKN2GKYLN",
-        );
+        assert_shared_fixture_entries(e);
         // Items 5 (a login without TOTP) and 6 (a note) are skipped, not errors.
         assert_eq!(result.errors.len(), 1, "{:?}", result.errors);
         let error = &result.errors[0];

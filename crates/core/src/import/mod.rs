@@ -566,6 +566,41 @@ pub(crate) mod test_support {
         );
     }
 
+    /// The four accounts every format's fixture starts with (see
+    /// `testdata/generate_fixtures.py`): TOTP SHA1, TOTP SHA256/8/60, HOTP SHA512, Steam.
+    #[track_caller]
+    pub(crate) fn assert_shared_fixture_entries(entries: &[OtpAuthUri]) {
+        assert!(entries.len() >= 4, "{entries:?}");
+        assert_entry(
+            &entries[0],
+            Some("GitHub"),
+            "alice@example.com",
+            totp(Algorithm::Sha1, 6, 30),
+            "JBSWY3DPEHPK3PXP",
+        );
+        assert_entry(
+            &entries[1],
+            Some("ACME Co"),
+            "bob",
+            totp(Algorithm::Sha256, 8, 60),
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+        );
+        assert_entry(
+            &entries[2],
+            None,
+            "carol",
+            hotp(Algorithm::Sha512, 6, 42),
+            "MZXW6YTB",
+        );
+        assert_entry(
+            &entries[3],
+            Some("Steam"),
+            "gaben",
+            OtpParams::steam(),
+            "KRSXG5BNKN2GKYLN",
+        );
+    }
+
     pub(crate) fn totp(algorithm: Algorithm, digits: u8, period: u32) -> OtpParams {
         OtpParams {
             kind: OtpKind::Totp,
