@@ -33,6 +33,10 @@ struct Dev {
     credential: String,
 }
 
+// The same allocator as the `verify-server` binary, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 impl Dev {

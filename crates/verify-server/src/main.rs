@@ -11,6 +11,12 @@ use std::time::Duration;
 
 use clap::Parser;
 
+// A request allocates and frees many small buffers (forms, JSON, TLS
+// records); mimalloc's thread-local free lists make that markedly cheaper
+// than glibc's malloc under load (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "verify-server",
@@ -39,6 +45,48 @@ struct Args {
     /// Ensure the "Countersign Demo" service exists and serve the demo page.
     #[arg(long)]
     demo: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Twilio's limits, on by default with Twilio's values; tests and load runs turn
+/// them off or down.
+#[derive(Debug, clap::Args)]
+struct LimitArgs {
+    /// Push factors per entity before 60315 [default: 20, as Twilio].
+    #[arg(long)]
+    max_push_factors: Option<u32>,
+    /// TOTP factors per entity before 60315 [default: 100].
+    #[arg(long)]
+    max_totp_factors: Option<u32>,
+    /// Factor creations per entity per 24 h before 60326 [default: 100].
+    #[arg(long)]
+    max_factor_creations_per_day: Option<u32>,
+    /// Wrong TOTP codes before 60310 / 60308 [default: 5].
+    #[arg(long)]
+    max_totp_attempts: Option<u32>,
+    /// Do not enforce the TOTP challenge creation limits (60312).
+    #[arg(long)]
+    no_challenge_rate_limit: bool,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> verify_server::Limits {
+        let twilio = verify_server::Limits::default();
+        verify_server::Limits {
+            max_push_factors_per_entity: self
+                .max_push_factors
+                .unwrap_or(twilio.max_push_factors_per_entity),
+            max_totp_factors_per_entity: self
+                .max_totp_factors
+                .unwrap_or(twilio.max_totp_factors_per_entity),
+            max_factor_creations_per_day: self
+                .max_factor_creations_per_day
+                .unwrap_or(twilio.max_factor_creations_per_day),
+            challenge_rate_limit: !self.no_challenge_rate_limit,
+            max_totp_attempts: self.max_totp_attempts.unwrap_or(twilio.max_totp_attempts),
+        }
+    }
 }
 
 fn default_data_dir() -> Option<PathBuf> {
@@ -67,6 +115,7 @@ async fn main() -> std::process::ExitCode {
     config.clock_offset_secs = args.clock_offset;
     config.unverified_factor_lifetime = Duration::from_secs(args.unverified_factor_lifetime);
     config.demo = args.demo;
+    config.limits = args.limits.limits();
 
     let server = match verify_server::start(config).await {
         Ok(s) => s,

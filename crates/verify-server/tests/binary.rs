@@ -75,3 +75,41 @@ async fn prints_machine_readable_lines_and_serves() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Twilio's limits are on by default; the flags turn them down for tests and load runs.
+#[tokio::test]
+async fn limit_flags_reach_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_verify-server"))
+        .args(["--listen", "127.0.0.1:0", "--demo", "--max-totp-factors", "1"])
+        .env("VERIFY_DATA_DIR", dir.path())
+        .env_remove("VERIFY_ACCOUNT_SID")
+        .env_remove("VERIFY_AUTH_TOKEN")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = read_lines(&mut child);
+    let get = |k: &str| lines.iter().find(|(key, _)| key == k).unwrap().1.clone();
+    let client = common::client_for(std::path::Path::new(&get("ca")));
+    let url = format!(
+        "{}/v2/Services/{}/Entities/limit-user-1/Factors",
+        get("listening"),
+        get("service_sid")
+    );
+    let mut codes = Vec::new();
+    for name in ["first", "second"] {
+        let r = client
+            .post(&url)
+            .basic_auth(get("account_sid"), Some(get("auth_token")))
+            .form(&[("FactorType", "totp"), ("FriendlyName", name)])
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body: serde_json::Value = r.json().await.unwrap();
+        codes.push((status, body["code"].as_u64()));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(codes, [(201, None), (400, Some(60315))]);
+}

@@ -242,6 +242,29 @@ async fn events_are_signed_and_retried() {
         param(&next_event(&mut rx).await.1, "type"),
         "factor.deleted"
     );
+
+    // Deleting an entity deletes its factors: one factor.deleted for each.
+    let first = t.enroll_push(&svc, ID).await;
+    let second = t.enroll_push(&svc, ID).await;
+    for _ in 0..4 {
+        next_event(&mut rx).await; // created + verified, twice
+    }
+    t.delete(&ent(&svc, ID)).await;
+    let mut deleted = Vec::new();
+    for _ in 0..2 {
+        let (sig, ev) = next_event(&mut rx).await;
+        assert_eq!(param(&ev, "type"), "factor.deleted");
+        assert_eq!(param(&ev, "entity_identity"), ID);
+        assert_eq!(
+            sig,
+            verify_server::twilio_signature(t.server.auth_token(), &url, &ev)
+        );
+        deleted.push(param(&ev, "factor_sid").to_string());
+    }
+    deleted.sort();
+    let mut expected = vec![first.factor_sid.clone(), second.factor_sid.clone()];
+    expected.sort();
+    assert_eq!(deleted, expected);
     t.server.shutdown().await;
 }
 

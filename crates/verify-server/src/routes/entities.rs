@@ -8,8 +8,9 @@ use super::{Json, created};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::form::{Form, Query};
-use crate::model::{Entity, Service};
+use crate::model::{Entity, Factor, Service};
 use crate::pagination::Page;
+use crate::routes::factors::factor_event_params;
 use crate::sid::{self, ENTITY};
 use crate::state::SharedState;
 
@@ -128,13 +129,31 @@ pub async fn delete(
     Path((service_sid, identity)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     caller.require_backend()?;
-    st.db
+    let factors = st
+        .db
         .call(move |c| {
-            let e = Entity::load(c, &service_sid, &identity)?;
+            let tx = c.transaction()?;
+            let e = Entity::load(&tx, &service_sid, &identity)?;
+            // Read inside the same transaction as the delete, so the events
+            // name exactly the factors that went.
+            let factors = tx
+                .prepare(&format!(
+                    "SELECT {} FROM factors WHERE entity_sid = ?1 ORDER BY seq",
+                    Factor::COLUMNS
+                ))?
+                .query_map([&e.sid], Factor::from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
             // Cascades to the entity's factors, challenges and notifications.
-            c.execute("DELETE FROM entities WHERE sid = ?1", [&e.sid])?;
-            Ok(())
+            tx.execute("DELETE FROM entities WHERE sid = ?1", [&e.sid])?;
+            tx.commit()?;
+            Ok(factors)
         })
         .await?;
+    // Webhook receivers learn of every factor that went with the entity, as
+    // if each had been deleted on its own.
+    for f in &factors {
+        st.webhooks
+            .emit(&f.service_sid, "factor.deleted", factor_event_params(f));
+    }
     Ok(StatusCode::NO_CONTENT)
 }
