@@ -1,6 +1,9 @@
 //! Demo relying party at `/demo` (served only with `--demo`): enrol this
 //! desktop via a QR code / `countersign://enroll` link, sign in with a push
-//! challenge (status polled live), and add/verify a TOTP factor.
+//! challenge (status polled live), add/verify a TOTP factor, and watch the
+//! user's factors live — including removing one a device can no longer
+//! remove itself (its key is lost), as a real service would after a
+//! re-enrollment.
 //!
 //! The demo's JSON endpoints act with the server's own backend credentials
 //! by calling the same handlers the `/v2` API uses, so the page never needs
@@ -36,6 +39,7 @@ pub fn router() -> Router<SharedState> {
         .route("/demo/api/totp", post(totp_create))
         .route("/demo/api/totp/verify", post(totp_verify))
         .route("/demo/api/factors", get(list_factors))
+        .route("/demo/api/factors/remove", post(remove_factor))
 }
 
 /// The SID of the "Countersign Demo" service, creating it if needed.
@@ -271,4 +275,23 @@ async fn list_factors(State(st): State<SharedState>, Query(q): Query) -> Respons
         Ok(json) => ([(CONTENT_TYPE, "application/json")], json).into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// The relying party removes a factor with its backend credentials: the only
+/// way to clean up after a device that lost its key (it can no longer sign
+/// its own DELETE).
+async fn remove_factor(
+    State(st): State<SharedState>,
+    Form(p): Form,
+) -> ApiResult<axum::Json<Value>> {
+    let svc = service(&st)?;
+    let (_, id) = identity(&p)?;
+    let sid = p.get("factor").unwrap_or_default().to_string();
+    factors::delete(
+        State(st.clone()),
+        Caller::Backend,
+        Path((svc, id, sid.clone())),
+    )
+    .await?;
+    Ok(axum::Json(json!({ "removed": sid })))
 }

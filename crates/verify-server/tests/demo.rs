@@ -128,6 +128,41 @@ async fn demo_enrol_sign_in_and_totp() {
         .map(|f| f["factor_type"].as_str().unwrap())
         .collect();
     assert_eq!(types, ["push", "totp"]);
+
+    // The relying party removes a factor (e.g. one whose device lost its key).
+    let totp_sid = tt["sid"].as_str().unwrap();
+    let removed = demo_post(
+        &t,
+        "/demo/api/factors/remove",
+        &[("user", "alice"), ("factor", totp_sid)],
+    )
+    .await;
+    assert_eq!(removed["removed"], totp_sid);
+    let l = t
+        .call(
+            Method::GET,
+            "/demo/api/factors",
+            Auth::None,
+            &[("user", "alice")],
+        )
+        .await;
+    let types: Vec<&str> = l.json["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["factor_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["push"]);
+    // Removing it again: Twilio's 404 for an unknown factor.
+    let again = t
+        .call(
+            Method::POST,
+            "/demo/api/factors/remove",
+            Auth::None,
+            &[("user", "alice"), ("factor", totp_sid)],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
     let empty = t
         .call(
             Method::GET,
