@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod doctor;
 mod push;
 mod scan;
 mod transfer;
@@ -50,6 +51,10 @@ enum Command {
     Export(transfer::ExportArgs),
     /// Print every QR code payload found in images, on screen (--screen) or on the clipboard.
     Scan(scan::ScanArgs),
+    /// Check every push factor and account secret, say why any is broken and what to do.
+    /// Exit status: 0 healthy, 2 needs action, 3 keychain locked or unavailable, 4 some
+    /// factors could not be checked (server unreachable), 1 doctor failed.
+    Doctor(doctor::DoctorArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +62,9 @@ fn main() -> ExitCode {
     // Scanning needs no profile or keychain, so it runs before they are opened.
     let cli = match cli.command {
         Command::Scan(args) => return scan::run(args),
+        // Doctor reports a locked keychain instead of failing on it, so it opens the vault
+        // itself.
+        Command::Doctor(args) => return doctor::run(cli.data_dir, args),
         command => Cli { command, ..cli },
     };
     match run(cli) {
@@ -102,7 +110,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Push(args) => push::run(&profile, args)?,
         Command::Import(args) => transfer::import(&vault, args)?,
         Command::Export(args) => transfer::export(&vault, args)?,
-        Command::Scan(_) => unreachable!("handled in main before the vault is opened"),
+        Command::Scan(_) | Command::Doctor(_) => {
+            unreachable!("handled in main before the vault is opened")
+        }
     }
     Ok(())
 }

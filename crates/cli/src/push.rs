@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use countersign_core::profile::Profile;
-use countersign_core::push::{Decision, EnrollLink, Enrollment, PushManager};
+use countersign_core::push::{
+    Decision, EnrollLink, Enrollment, OldFactorFate, PushManager, ReplacementOutcome,
+};
 use countersign_core::{Error, Result};
 
 /// Environment variable naming the extra CA to trust (a local verify-server's `ca.pem`).
@@ -61,6 +63,18 @@ enum PushCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Replace an enrollment (by id, factor SID or name) with a new one from LINK. Once the
+    /// new factor is verified the old one is deleted on the server, or, when its key is lost,
+    /// kept as `retired` with a note that the service must remove it.
+    Reenroll {
+        enrollment: String,
+        /// A new countersign://enroll link from the same service, for the same user.
+        #[arg(required_unless_present = "cancel")]
+        link: Option<String>,
+        /// Cancel the unfinished re-enrollment of ENROLLMENT instead (the old one is kept).
+        #[arg(long, conflicts_with = "link")]
+        cancel: bool,
+    },
 }
 
 pub fn run(profile: &Profile, args: PushArgs) -> Result<()> {
@@ -75,31 +89,70 @@ pub fn run(profile: &Profile, args: PushArgs) -> Result<()> {
         })?;
     runtime.block_on(async {
         // Every start finishes or undoes what an interrupted run left behind.
-        let report = manager.resume_pending().await?;
-        for (id, reason) in &report.abandoned {
-            eprintln!("warning: enrollment {id} was cleaned up: {reason}");
-        }
-        for (id, err) in &report.still_pending {
-            eprintln!(
-                "warning[{}]: enrollment {id} is still pending: {err}",
-                err.code()
-            );
-        }
+        resume(&manager).await?;
         run_command(&manager, args).await
     })
+}
+
+/// Finishes or undoes interrupted enrollments, removals and re-enrollments, saying what was
+/// done on stderr (stdout stays the command's own output).
+pub async fn resume(manager: &PushManager) -> Result<()> {
+    let report = manager.resume_pending().await?;
+    for (id, reason) in &report.abandoned {
+        eprintln!("warning: enrollment {id} was cleaned up: {reason}");
+    }
+    for (id, err) in &report.still_pending {
+        eprintln!(
+            "warning[{}]: enrollment {id} is still pending: {err}",
+            err.code()
+        );
+    }
+    for replaced in &report.replaced {
+        eprintln!(
+            "note: an interrupted re-enrollment was finished ({} replaced {})",
+            replaced.new_id, replaced.old_id
+        );
+        explain_old_factor(replaced);
+    }
+    Ok(())
+}
+
+/// Tells the user what became of a replaced factor, when there is something to know.
+fn explain_old_factor(replaced: &ReplacementOutcome) {
+    let sid = replaced.old_factor_sid.as_deref().unwrap_or("-");
+    match replaced.fate {
+        OldFactorFate::ServiceMustRemove => eprintln!(
+            "note: this computer no longer has the key of the old factor {sid}, so it could not \
+             delete it: the service must remove factor {sid} (identity {}, service {}). Then \
+             dismiss it here with `countersign-cli push remove {}`.",
+            replaced.identity, replaced.service_sid, replaced.old_id
+        ),
+        OldFactorFate::FinishLater => eprintln!(
+            "warning: the old factor {sid} is not deleted yet ({}); the next countersign-cli \
+             push or doctor command finishes it",
+            replaced.detail.as_deref().unwrap_or("will retry")
+        ),
+        OldFactorFate::DeletedOnServer | OldFactorFate::AlreadyGoneOnServer => {}
+    }
+}
+
+fn read_ca(ca: &Option<PathBuf>) -> Result<Option<String>> {
+    match ca {
+        Some(path) => std::fs::read_to_string(path)
+            .map(Some)
+            .map_err(|source| Error::Io {
+                path: path.display().to_string(),
+                source,
+            }),
+        None => Ok(None),
+    }
 }
 
 async fn run_command(manager: &PushManager, args: PushArgs) -> Result<()> {
     match args.command {
         PushCommand::Enroll { link } => {
             let link = EnrollLink::parse(&link)?;
-            let ca = match &args.ca {
-                Some(path) => Some(std::fs::read_to_string(path).map_err(|source| Error::Io {
-                    path: path.display().to_string(),
-                    source,
-                })?),
-                None => None,
-            };
+            let ca = read_ca(&args.ca)?;
             let enrollment = manager.enroll(&link, ca).await?;
             println!(
                 "enrolled\t{}\t{}\t{}",
@@ -175,6 +228,36 @@ async fn run_command(manager: &PushManager, args: PushArgs) -> Result<()> {
                     }
                 );
             }
+        }
+        PushCommand::Reenroll {
+            enrollment,
+            link,
+            cancel,
+        } => {
+            let old = manager.find(&enrollment)?;
+            if cancel {
+                let kept = manager.cancel_reenrollment(old.id).await?;
+                println!("cancelled\t{}", old.replaced_by.unwrap_or(old.id));
+                println!("kept\t{}\t{}", kept.id, kept.friendly_name);
+                return Ok(());
+            }
+            let link = EnrollLink::parse(link.as_deref().unwrap_or_default())?;
+            let ca = read_ca(&args.ca)?;
+            let done = manager.reenroll(old.id, &link, ca).await?;
+            println!(
+                "reenrolled\t{}\t{}\t{}",
+                done.enrollment.id,
+                done.enrollment.factor_sid.as_deref().unwrap_or("-"),
+                done.enrollment.friendly_name
+            );
+            let replaced = &done.replaced;
+            println!(
+                "old\t{}\t{}\t{}",
+                replaced.old_id,
+                replaced.fate.as_str(),
+                replaced.old_factor_sid.as_deref().unwrap_or("-")
+            );
+            explain_old_factor(replaced);
         }
         PushCommand::History { json } => {
             let history = manager.history()?;

@@ -114,6 +114,26 @@ pub enum Error {
     #[error("the keychain key of push enrollment {0} is not the enrolled one; enroll again")]
     PushKeyMismatch(String),
 
+    /// The keychain entry of an enrollment's key exists but is not a usable P-256 key.
+    #[error("the keychain key of push enrollment {0} cannot be read; enroll again")]
+    PushKeyUnreadable(String),
+
+    /// The server no longer has the factor (404, 60390, 20404): deleted or purged there.
+    #[error("the service no longer has factor {factor}; re-enroll this device")]
+    FactorUnknown { factor: String },
+
+    /// The server says the factor is not verified (60318).
+    #[error("the service says factor {factor} is not verified; re-enroll this device")]
+    FactorUnverified { factor: String },
+
+    /// The server says the factor is in a state that cannot be used (60383).
+    #[error("the service says factor {factor} cannot be used (it expired or was never completed)")]
+    FactorIllegalStatus { factor: String },
+
+    /// A re-enrollment cannot start, be cancelled or finish as asked.
+    #[error("cannot re-enroll: {0}")]
+    Reenrollment(String),
+
     #[error("no challenge {0} for this device")]
     ChallengeNotFound(String),
 
@@ -203,6 +223,11 @@ impl Error {
             Error::EnrollmentIncomplete(_) => "enrollment_incomplete",
             Error::PushKeyMissing(_) => "push_key_missing",
             Error::PushKeyMismatch(_) => "push_key_mismatch",
+            Error::PushKeyUnreadable(_) => "push_key_unreadable",
+            Error::FactorUnknown { .. } => "factor_unknown",
+            Error::FactorUnverified { .. } => "factor_unverified",
+            Error::FactorIllegalStatus { .. } => "factor_illegal_status",
+            Error::Reenrollment(_) => "reenrollment_refused",
             Error::ChallengeNotFound(_) => "challenge_not_found",
             Error::ChallengeWrongFactor(_) => "challenge_wrong_factor",
             Error::ChallengeExpired => "challenge_expired",

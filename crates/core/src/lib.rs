@@ -6,7 +6,10 @@
 //! - [`vault`]: accounts = metadata + keychain secret, kept consistent.
 //! - [`profile`]: where a profile's data lives and how its keychain entries are namespaced.
 //! - [`verify`]: the HTTPS client for Verify-compatible servers.
-//! - [`push`]: this desktop as a Verify push factor: enrollment, challenges, polling.
+//! - [`push`]: this desktop as a Verify push factor: enrollment, challenges, polling,
+//!   health checks and re-enrollment.
+//! - [`secret_health`] / [`health`]: accounts without their secret, secrets without their
+//!   account, and the whole profile's health in one summary.
 //! - [`import`] / [`export`]: accounts from other authenticators' exports, and our
 //!   encrypted backup, Aegis-compatible and plain exports.
 
@@ -15,6 +18,7 @@ mod atomic_file;
 pub mod clipboard;
 pub mod error;
 pub mod export;
+pub mod health;
 pub mod import;
 pub mod keychain;
 pub mod otp;
@@ -23,6 +27,7 @@ pub mod profile;
 pub mod push;
 pub mod scanned;
 pub mod secret;
+pub mod secret_health;
 pub mod settings;
 pub mod store;
 pub mod vault;

@@ -249,6 +249,16 @@ impl Vault {
             .collect())
     }
 
+    /// For `secret_health`, which checks and repairs the pairing of accounts and entries.
+    pub(crate) fn parts(&self) -> (&AccountStore, &SecretStore) {
+        (&self.store, &self.secrets)
+    }
+
+    /// Drops a cached seed (its keychain entry changed or went away).
+    pub(crate) fn uncache(&self, id: Uuid) {
+        self.lock_cache().remove(&id);
+    }
+
     fn account(&self, id: Uuid) -> Result<Account> {
         self.accounts()?
             .into_iter()

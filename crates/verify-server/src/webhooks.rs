@@ -116,7 +116,8 @@ impl Worker {
         let ty = event.event_type;
         self.db
             .call(move |c| {
-                let mut stmt = c.prepare(
+                // Runs for every event (each approval): keep it parsed.
+                let mut stmt = c.prepare_cached(
                     "SELECT webhook_url, event_types FROM webhooks
                      WHERE service_sid = ?1 AND status = 'enabled' ORDER BY seq",
                 )?;

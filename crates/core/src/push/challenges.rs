@@ -82,11 +82,16 @@ impl PushManager {
                 enrollment.friendly_name.clone(),
             ));
         }
-        let factor = self.device_factor(enrollment).await?;
+        // Lost keys and refusals map to the same problems a health check reports, and are
+        // recorded so the window shows them at its next start.
+        let factor = self
+            .device_factor(enrollment)
+            .await
+            .inspect_err(|e| self.note_failure(enrollment, e))?;
         let client = self.client(&enrollment.server)?;
         let result = client.pending_challenges(&factor).await;
         self.persist_clock_offset(&enrollment.server, &client)?;
-        let mut challenges = result?;
+        let mut challenges = result.inspect_err(|e| self.note_failure(enrollment, e))?;
         // A device only acts on its own factor's challenges.
         challenges.retain(|c| c.factor_sid == factor.factor_sid && c.is_pending());
         self.track_history(enrollment, &factor, &client, &challenges)
@@ -108,10 +113,16 @@ impl PushManager {
                 enrollment.friendly_name.clone(),
             ));
         }
-        let factor = self.device_factor(&enrollment).await?;
+        let factor = self
+            .device_factor(&enrollment)
+            .await
+            .inspect_err(|e| self.note_failure(&enrollment, e))?;
         let client = self.client(&enrollment.server)?;
         let result = answer_challenge(&client, &factor, challenge_sid, decision).await;
         self.persist_clock_offset(&enrollment.server, &client)?;
+        if let Err(e) = &result {
+            self.note_failure(&enrollment, e);
+        }
         match &result {
             Ok(challenge) => self.remember(&enrollment, challenge, true)?,
             Err(Error::ChallengeExpired) => {

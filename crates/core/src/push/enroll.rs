@@ -24,7 +24,9 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::keychain::{SecretKey, SecretKind};
+use crate::push::health::FactorProblem;
 use crate::push::link::EnrollLink;
+use crate::push::reenroll::ReplacementOutcome;
 use crate::push::store::{Enrollment, EnrollmentState};
 use crate::push::{APP_ID, PushManager, lock};
 use crate::verify::client::local_now;
@@ -70,6 +72,25 @@ pub struct ResumeReport {
     pub busy: Vec<Uuid>,
     /// Keychain push keys that no enrollment owned, now deleted.
     pub orphaned_keys_deleted: usize,
+    /// Re-enrollments whose replaced factor was dealt with (see [`ReplacementOutcome`]).
+    pub replaced: Vec<ReplacementOutcome>,
+}
+
+/// What finishing or undoing one interrupted enrollment did.
+#[derive(Debug)]
+pub(crate) enum Resumed {
+    /// Verified now (or already); the factor it replaced, if any, was dealt with.
+    Completed {
+        replaced: Option<ReplacementOutcome>,
+    },
+    /// Could not be finished: its key and record are gone. `problem` says why.
+    Abandoned {
+        problem: FactorProblem,
+        reason: String,
+    },
+    Removed,
+    /// Left as it was (network, locked keychain); retried later.
+    StillPending(Error),
 }
 
 /// Result of removing an enrollment.
@@ -152,19 +173,32 @@ impl PendingEnrollment<'_> {
                 manager.verify_created(&enrollment).await?;
                 self.state = EnrollmentState::Verified;
             }
-            EnrollmentState::Verified | EnrollmentState::Removing => {}
+            EnrollmentState::Verified | EnrollmentState::Removing | EnrollmentState::Retired => {}
         }
         Ok(self.state)
     }
 
-    /// Runs the remaining steps.
-    pub async fn finish(mut self) -> Result<Enrollment> {
+    /// Runs the remaining steps. For a re-enrollment this includes dealing with the factor
+    /// it replaces (see [`PendingEnrollment::finish_reenrollment`] for the outcome).
+    pub async fn finish(self) -> Result<Enrollment> {
+        Ok(self.finish_with_replacement().await?.0)
+    }
+
+    /// Runs the remaining steps, then, once the new factor is verified, deletes or retires
+    /// the factor this enrollment replaces.
+    pub(crate) async fn finish_with_replacement(
+        mut self,
+    ) -> Result<(Enrollment, Option<ReplacementOutcome>)> {
         while self.state != EnrollmentState::Verified {
             self.step().await?;
         }
-        let enrollment = self.manager.store.load()?.get(self.id).cloned();
-        release_claim_file(&self.manager.locks_dir, self.id);
-        enrollment
+        let manager = self.manager;
+        let enrollment = manager.store.load()?.get(self.id)?.clone();
+        let replaced = manager.retire_replaced(&enrollment).await?;
+        let enrollment = manager.store.load()?.get(self.id)?.clone();
+        drop(self);
+        release_claim_file(&manager.locks_dir, enrollment.id);
+        Ok((enrollment, replaced))
     }
 }
 
@@ -185,6 +219,17 @@ impl PushManager {
         link: &EnrollLink,
         extra_ca_pem: Option<String>,
     ) -> Result<PendingEnrollment<'_>> {
+        self.begin_enrollment(link, extra_ca_pem, None)
+    }
+
+    /// Step 1 of an enrollment; with `replaces`, the new record and the replaced one's
+    /// `replaced_by` are written in one update, after `check_replaceable` accepts the pair.
+    pub(crate) fn begin_enrollment(
+        &self,
+        link: &EnrollLink,
+        extra_ca_pem: Option<String>,
+        replaces: Option<Uuid>,
+    ) -> Result<PendingEnrollment<'_>> {
         let server = ServerConfig::new(&link.server, extra_ca_pem)?;
         let client = self.client(&server)?;
         let friendly_name = match &link.friendly_name {
@@ -199,25 +244,38 @@ impl PushManager {
             Error::Keychain("a fresh enrollment id is already locked; retry".into())
         })?;
         let now = local_now();
-        self.store.update(|file| {
-            file.enrollments.push(Enrollment {
-                id,
-                state: EnrollmentState::KeyGenerated,
-                server,
-                service_sid: link.service_sid.clone(),
-                identity: link.identity.clone(),
-                friendly_name,
-                public_key,
-                factor_sid: None,
-                credential_sid: None,
-                account_sid: None,
-                factor_status: None,
-                clock_offset_secs: client.clock_offset_secs(),
-                created_at: now,
-                updated_at: now,
-            });
-            Ok(())
-        })?;
+        self.store
+            .update(|file| {
+                if let Some(old_id) = replaces {
+                    let records = file.enrollments.clone();
+                    let old = file.get_mut(old_id)?;
+                    crate::push::reenroll::check_replaceable(old, link, &records)?;
+                    old.replaced_by = Some(id);
+                    old.updated_at = now;
+                }
+                file.enrollments.push(Enrollment {
+                    id,
+                    state: EnrollmentState::KeyGenerated,
+                    server,
+                    service_sid: link.service_sid.clone(),
+                    identity: link.identity.clone(),
+                    friendly_name,
+                    public_key,
+                    factor_sid: None,
+                    credential_sid: None,
+                    account_sid: None,
+                    factor_status: None,
+                    clock_offset_secs: client.clock_offset_secs(),
+                    created_at: now,
+                    updated_at: now,
+                    replaces,
+                    replaced_by: None,
+                    needs_service_removal: false,
+                    last_health: None,
+                });
+                Ok(())
+            })
+            .inspect_err(|_| release_claim_file(&self.locks_dir, id))?;
         Ok(PendingEnrollment {
             manager: self,
             id,
@@ -236,32 +294,34 @@ impl PushManager {
         let keys = self.keychain(|s| s.list()).await?;
         let enrollments = self.store.load()?.enrollments;
         for enrollment in &enrollments {
-            if enrollment.state == EnrollmentState::Verified {
-                continue;
+            match enrollment.state {
+                EnrollmentState::Verified if enrollment.replaces.is_none() => continue,
+                EnrollmentState::Retired => {
+                    // A retirement cut short between the mark and the key deletion.
+                    if keys.contains(&SecretKey::push(enrollment.id)) {
+                        let id = enrollment.id;
+                        self.keychain(move |s| s.delete(SecretKey::push(id)))
+                            .await?;
+                    }
+                    continue;
+                }
+                _ => {}
             }
             let Some(_claim) = try_claim(&self.locks_dir, enrollment.id)? else {
                 report.busy.push(enrollment.id);
                 continue;
             };
             let id = enrollment.id;
-            match enrollment.state {
-                EnrollmentState::KeyGenerated | EnrollmentState::KeyStored => {
-                    self.discard(id).await?;
-                    report.abandoned.push((
-                        id,
-                        "the enrollment was interrupted before the server confirmed it; scan a new link".into(),
-                    ));
+            match self.resume_one(enrollment).await? {
+                Resumed::Completed { replaced } => {
+                    if enrollment.state != EnrollmentState::Verified {
+                        report.completed.push(id);
+                    }
+                    report.replaced.extend(replaced);
                 }
-                EnrollmentState::FactorCreated => match self.verify_created(enrollment).await {
-                    Ok(_) => report.completed.push(id),
-                    Err(e) if is_transient(&e) => report.still_pending.push((id, e)),
-                    Err(e) => report.abandoned.push((id, e.to_string())),
-                },
-                EnrollmentState::Removing => match self.finish_removal(enrollment).await {
-                    Ok(_) => report.removed.push(id),
-                    Err(e) => report.still_pending.push((id, e)),
-                },
-                EnrollmentState::Verified => {}
+                Resumed::Abandoned { reason, .. } => report.abandoned.push((id, reason)),
+                Resumed::Removed => report.removed.push(id),
+                Resumed::StillPending(e) => report.still_pending.push((id, e)),
             }
         }
         for key in keys {
@@ -276,6 +336,43 @@ impl PushManager {
             }
         }
         Ok(report)
+    }
+
+    /// Finishes or undoes one enrollment whose claim the caller holds (what a crash left).
+    pub(crate) async fn resume_one(&self, enrollment: &Enrollment) -> Result<Resumed> {
+        let id = enrollment.id;
+        Ok(match enrollment.state {
+            EnrollmentState::KeyGenerated | EnrollmentState::KeyStored => {
+                self.discard(id).await?;
+                let problem = FactorProblem::EnrollmentInterrupted;
+                Resumed::Abandoned {
+                    problem,
+                    reason: format!("{} {}", problem.cause(), problem.next_step()),
+                }
+            }
+            EnrollmentState::FactorCreated => match self.verify_created(enrollment).await {
+                Ok(verified) => Resumed::Completed {
+                    replaced: self.retire_replaced(&verified).await?,
+                },
+                Err(e) if is_transient(&e) => Resumed::StillPending(e),
+                Err(e) => {
+                    // verify_created has cleaned up; say why in the words health uses.
+                    let problem = FactorProblem::while_enrolling(&e);
+                    let reason = match FactorProblem::from_error(&e) {
+                        Some(_) => format!("{} {}", problem.cause(), problem.next_step()),
+                        None => e.to_string(),
+                    };
+                    Resumed::Abandoned { problem, reason }
+                }
+            },
+            EnrollmentState::Removing => match self.finish_removal(enrollment).await {
+                Ok(_) => Resumed::Removed,
+                Err(e) => Resumed::StillPending(e),
+            },
+            EnrollmentState::Verified | EnrollmentState::Retired => Resumed::Completed {
+                replaced: self.retire_replaced(enrollment).await?,
+            },
+        })
     }
 
     /// Renames the factor on the server (when it has one) and locally.
@@ -323,7 +420,7 @@ impl PushManager {
         Ok(enrollment)
     }
 
-    async fn finish_removal(&self, enrollment: &Enrollment) -> Result<Removed> {
+    pub(crate) async fn finish_removal(&self, enrollment: &Enrollment) -> Result<Removed> {
         let mut server_factor_deleted = false;
         if enrollment.factor_sid.is_some() {
             match self.device_factor(enrollment).await {
@@ -333,7 +430,11 @@ impl PushManager {
                 }
                 // Without the key nothing can be signed; the server cannot use the factor
                 // either, and an unused factor is the relying party's to clean up.
-                Err(Error::PushKeyMissing(_)) => {}
+                Err(
+                    Error::PushKeyMissing(_)
+                    | Error::PushKeyMismatch(_)
+                    | Error::PushKeyUnreadable(_),
+                ) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -348,7 +449,11 @@ impl PushManager {
     pub(crate) async fn verify_created(&self, enrollment: &Enrollment) -> Result<Enrollment> {
         let factor = match self.device_factor(enrollment).await {
             Ok(factor) => factor,
-            Err(e @ Error::PushKeyMissing(_)) => {
+            Err(
+                e @ (Error::PushKeyMissing(_)
+                | Error::PushKeyMismatch(_)
+                | Error::PushKeyUnreadable(_)),
+            ) => {
                 self.discard(enrollment.id).await?;
                 return Err(e);
             }
@@ -383,20 +488,32 @@ impl PushManager {
     }
 
     /// Removes the record, then the key (a crash in between leaves an orphaned key, which
-    /// the next resume deletes).
-    async fn discard(&self, id: Uuid) -> Result<()> {
+    /// the next resume deletes). An enrollment this one was to replace is released in the
+    /// same write, so it is never left pointing at nothing.
+    pub(crate) async fn discard(&self, id: Uuid) -> Result<()> {
         self.store.update(|file| {
             file.enrollments.retain(|e| e.id != id);
+            for e in &mut file.enrollments {
+                if e.replaced_by == Some(id) {
+                    e.replaced_by = None;
+                }
+            }
             Ok(())
         })?;
-        lock(&self.keys).remove(&id);
-        self.keychain(move |s| s.delete(SecretKey::push(id)))
-            .await?;
+        self.forget_key(id).await?;
         release_claim_file(&self.locks_dir, id);
         Ok(())
     }
 
-    fn set_state(
+    /// Deletes an enrollment's key entry (absent is fine) and its cached copy.
+    pub(crate) async fn forget_key(&self, id: Uuid) -> Result<()> {
+        lock(&self.keys).remove(&id);
+        self.keychain(move |s| s.delete(SecretKey::push(id)))
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) fn set_state(
         &self,
         id: Uuid,
         state: EnrollmentState,
@@ -430,7 +547,7 @@ pub(crate) fn is_transient(err: &Error) -> bool {
 
 /// Takes the exclusive lock marking enrollment `id` as being worked on; `None` when another
 /// process (or this one) holds it.
-fn try_claim(dir: &Path, id: Uuid) -> Result<Option<File>> {
+pub(crate) fn try_claim(dir: &Path, id: Uuid) -> Result<Option<File>> {
     let path = dir.join(format!("{id}.lock"));
     let file = File::options()
         .create(true)
@@ -447,7 +564,7 @@ fn try_claim(dir: &Path, id: Uuid) -> Result<Option<File>> {
 
 /// Deletes a claim file nobody needs any more (best effort: on Windows an open file cannot
 /// be deleted, and a leftover empty file is harmless).
-fn release_claim_file(dir: &Path, id: Uuid) {
+pub(crate) fn release_claim_file(dir: &Path, id: Uuid) {
     let _ = std::fs::remove_file(dir.join(format!("{id}.lock")));
 }
 

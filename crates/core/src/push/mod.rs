@@ -6,6 +6,8 @@
 //! - [`enroll`]: enrollment steps, crash recovery (`resume_pending`), rename, removal.
 //! - [`challenges`]: listing and answering challenges.
 //! - [`poll`]: when to poll (pure logic, injectable clock).
+//! - [`health`]: the one place that decides whether a factor still works, and why not.
+//! - [`reenroll`]: replacing a broken factor with a new one without losing anything.
 //!
 //! Private keys live only in the OS keychain (`push:<enrollment id>`). Keychain calls block
 //! on D-Bus, so the async methods run them on tokio's blocking pool.
@@ -24,15 +26,19 @@ use crate::verify::{ClientOptions, DeviceFactor, PushKey, ServerConfig, VerifyCl
 
 pub mod challenges;
 pub mod enroll;
+pub mod health;
 pub mod link;
 pub mod poll;
+pub mod reenroll;
 pub mod store;
 
 pub use challenges::{ChallengeList, Decision, PendingChallenge};
 pub use enroll::{PendingEnrollment, ResumeReport};
+pub use health::{FactorHealth, FactorProblem, HealthAction, HealthReport};
 pub use link::EnrollLink;
 pub use poll::{PollPolicy, Poller, Visibility};
-pub use store::{Enrollment, EnrollmentState, EnrollmentStore, HistoryEntry};
+pub use reenroll::{OldFactorFate, Reenrolled, ReplacementOutcome};
+pub use store::{Enrollment, EnrollmentState, EnrollmentStore, HistoryEntry, LastHealth};
 
 /// `Config.AppId` of our factors.
 pub const APP_ID: &str = "dev.countersign.app";
@@ -148,24 +154,17 @@ impl PushManager {
 
     /// The signing identity of an enrollment that has a factor on the server.
     async fn device_factor(&self, enrollment: &Enrollment) -> Result<DeviceFactor> {
-        let (Some(factor_sid), Some(credential_sid), Some(account_sid)) = (
-            &enrollment.factor_sid,
-            &enrollment.credential_sid,
-            &enrollment.account_sid,
-        ) else {
+        // Checked before the keychain is asked: without a factor the key is of no use here.
+        if enrollment.factor_sid.is_none()
+            || enrollment.credential_sid.is_none()
+            || enrollment.account_sid.is_none()
+        {
             return Err(Error::EnrollmentIncomplete(
                 enrollment.friendly_name.clone(),
             ));
-        };
+        }
         let key = self.key(enrollment).await?;
-        Ok(DeviceFactor {
-            service_sid: enrollment.service_sid.clone(),
-            identity: enrollment.identity.clone(),
-            factor_sid: factor_sid.clone(),
-            credential_sid: credential_sid.clone(),
-            account_sid: account_sid.clone(),
-            key,
-        })
+        device_factor_with(enrollment, key)
     }
 
     /// The enrollment's private key, checked against the public key recorded at enrollment.
@@ -173,16 +172,42 @@ impl PushManager {
         if let Some(key) = lock(&self.keys).get(&enrollment.id) {
             return Ok(key.clone());
         }
+        self.read_key(enrollment).await
+    }
+
+    /// Reads the key from the keychain, bypassing the cache (health checks must see a key
+    /// that was deleted or replaced since it was cached). Distinguishes a missing, unreadable
+    /// and replaced key; a locked or unreachable keychain passes through as such.
+    pub(crate) async fn read_key(&self, enrollment: &Enrollment) -> Result<PushKey> {
         let id = enrollment.id;
-        let stored = self
-            .keychain(move |s| s.get(SecretKey::push(id)))
-            .await?
-            .ok_or_else(|| Error::PushKeyMissing(enrollment.friendly_name.clone()))?;
-        let key = PushKey::from_pkcs8_der(&stored)?;
-        if key.public_key_spki_b64()? != enrollment.public_key {
-            return Err(Error::PushKeyMismatch(enrollment.friendly_name.clone()));
-        }
-        lock(&self.keys).insert(enrollment.id, key.clone());
+        let name = || enrollment.friendly_name.clone();
+        let result = match self.keychain(move |s| s.get(SecretKey::push(id))).await {
+            Ok(Some(stored)) => {
+                PushKey::from_pkcs8_der(&stored).map_err(|_| Error::PushKeyUnreadable(name()))
+            }
+            Ok(None) => Err(Error::PushKeyMissing(name())),
+            Err(Error::Keychain(_)) => Err(Error::PushKeyUnreadable(name())),
+            Err(e) => Err(e),
+        };
+        let key = match result.and_then(|key| {
+            if key.public_key_spki_b64()? == enrollment.public_key {
+                Ok(key)
+            } else {
+                Err(Error::PushKeyMismatch(name()))
+            }
+        }) {
+            Ok(key) => key,
+            Err(e) => {
+                if !matches!(
+                    e,
+                    Error::KeychainLocked(_) | Error::KeychainUnavailable { .. }
+                ) {
+                    lock(&self.keys).remove(&id);
+                }
+                return Err(e);
+            }
+        };
+        lock(&self.keys).insert(id, key.clone());
         Ok(key)
     }
 
@@ -212,6 +237,28 @@ impl Drop for PushManager {
             runtime.spawn_blocking(move || drop(secrets));
         }
     }
+}
+
+/// The signing identity of an enrollment with `key`; fails when the server never created
+/// its factor.
+pub(crate) fn device_factor_with(enrollment: &Enrollment, key: PushKey) -> Result<DeviceFactor> {
+    let (Some(factor_sid), Some(credential_sid), Some(account_sid)) = (
+        &enrollment.factor_sid,
+        &enrollment.credential_sid,
+        &enrollment.account_sid,
+    ) else {
+        return Err(Error::EnrollmentIncomplete(
+            enrollment.friendly_name.clone(),
+        ));
+    };
+    Ok(DeviceFactor {
+        service_sid: enrollment.service_sid.clone(),
+        identity: enrollment.identity.clone(),
+        factor_sid: factor_sid.clone(),
+        credential_sid: credential_sid.clone(),
+        account_sid: account_sid.clone(),
+        key,
+    })
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

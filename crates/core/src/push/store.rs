@@ -34,6 +34,10 @@ pub enum EnrollmentState {
     Verified,
     /// Being removed (server first, then the record, then the key).
     Removing,
+    /// Replaced by a re-enrollment while its key was lost: the key is deleted and the record
+    /// stays only to remind the user that the service must remove factor `factor_sid`
+    /// (`needs_service_removal`). Removing it locally is then all that is left to do.
+    Retired,
 }
 
 impl EnrollmentState {
@@ -44,6 +48,7 @@ impl EnrollmentState {
             EnrollmentState::FactorCreated => "factor_created",
             EnrollmentState::Verified => "verified",
             EnrollmentState::Removing => "removing",
+            EnrollmentState::Retired => "retired",
         }
     }
 }
@@ -74,6 +79,29 @@ pub struct Enrollment {
     pub clock_offset_secs: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Set on a re-enrollment: the enrollment this one replaces once verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<Uuid>,
+    /// Set on an enrollment being replaced: the re-enrollment under way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<Uuid>,
+    /// The factor was replaced but could not be deleted on the server (its key was lost):
+    /// the service must remove `factor_sid`.
+    #[serde(default)]
+    pub needs_service_removal: bool,
+    /// The outcome of the last health check, shown at start before a new check finishes.
+    /// Decisions never rely on it: they always ask the server again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_health: Option<LastHealth>,
+}
+
+/// What the last health check found (a code of `push::health`, no secret, no message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastHealth {
+    /// `healthy`, a problem code such as `key_missing`, or `keychain_locked`, `unreachable`…
+    pub code: String,
+    /// Local time (Unix seconds) of the check.
+    pub checked_at: i64,
 }
 
 impl Enrollment {

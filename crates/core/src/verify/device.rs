@@ -42,6 +42,15 @@ pub struct CreatedFactor {
     pub credential_sid: String,
 }
 
+/// A factor as the server reports it to its device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteFactor {
+    pub sid: String,
+    /// `unverified` or `verified`.
+    pub status: String,
+    pub friendly_name: String,
+}
+
 #[derive(Deserialize)]
 struct FactorJson {
     sid: String,
@@ -193,6 +202,18 @@ impl VerifyClient {
         Ok(response.json::<FactorJson>()?.status)
     }
 
+    /// `GET …/Factors/{sid}` with the device JWT: the factor as the server sees it now.
+    pub async fn fetch_push_factor(&self, factor: &DeviceFactor) -> Result<RemoteFactor> {
+        let response = self.factor_request(factor, Method::GET, &[]).await?;
+        device_check(&response, factor)?;
+        let json: FactorJson = response.json()?;
+        Ok(RemoteFactor {
+            sid: json.sid,
+            status: json.status,
+            friendly_name: json.friendly_name,
+        })
+    }
+
     /// Renames the factor on the server (the SDK's update sends the name with the config).
     pub async fn rename_push_factor(
         &self,
@@ -342,19 +363,29 @@ impl VerifyClient {
     }
 }
 
-/// Errors every device call shares: a JWT still refused after the clock retry, or a factor
-/// the server no longer has, means the server no longer accepts this device; 60383 means the
-/// factor is not (or no longer) usable. Other errors pass through.
+/// Errors every device call shares, each kept distinct so `push::health` can name the cause:
+/// a JWT still refused after the clock retry (401), a factor the server no longer has (404,
+/// 60390, 20404), a factor the server calls unverified (60318) or unusable (60383). Other
+/// errors pass through.
 fn device_check(response: &RawResponse, factor: &DeviceFactor) -> Result<()> {
+    let factor_sid = || factor.factor_sid.clone();
     match response.check() {
-        Err(Error::Api {
-            status: 401 | 404, ..
-        }) => Err(Error::DeviceUnauthorized {
-            factor: factor.factor_sid.clone(),
+        Err(Error::Api { status: 401, .. }) => Err(Error::DeviceUnauthorized {
+            factor: factor_sid(),
         }),
-        Err(Error::Api { code: 60383, .. }) => {
-            Err(Error::EnrollmentIncomplete(factor.factor_sid.clone()))
-        }
+        Err(Error::Api {
+            code: 60390 | 20404 | 60392,
+            ..
+        })
+        | Err(Error::Api { status: 404, .. }) => Err(Error::FactorUnknown {
+            factor: factor_sid(),
+        }),
+        Err(Error::Api { code: 60318, .. }) => Err(Error::FactorUnverified {
+            factor: factor_sid(),
+        }),
+        Err(Error::Api { code: 60383, .. }) => Err(Error::FactorIllegalStatus {
+            factor: factor_sid(),
+        }),
         other => other,
     }
 }
