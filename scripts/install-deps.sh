@@ -18,6 +18,9 @@ build_packages=(
 # dbus-x11 is deliberately absent: with it, GTK starts stray D-Bus sessions.
 test_packages=(
   xvfb xauth x11-utils xdotool xclip qrencode imagemagick keyutils webkit2gtk-driver
+  # The package test (scripts/test-package.sh): desktop entry checks, the URL handler
+  # lookup, and reading the .rpm.
+  desktop-file-utils xdg-utils rpm
 )
 
 packages=("${build_packages[@]}")

@@ -28,6 +28,12 @@ const COMMANDS: &[&str] = &[
     "push_answer",
     "push_set_visible",
     "push_take_link",
+    "health_summary",
+    "health_latest",
+    "push_reenroll",
+    "push_cancel_reenrollment",
+    "secret_adopt_orphan",
+    "secret_delete_orphan",
 ];
 
 fn main() {

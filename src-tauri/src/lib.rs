@@ -4,6 +4,7 @@
 mod commands;
 mod copy;
 mod error;
+mod health;
 mod push;
 mod state;
 mod transfer;
@@ -88,10 +89,12 @@ pub fn run() {
         .plugin(tauri_plugin_notification::init())
         .manage(AppState::new(profile, verify_ca))
         .manage(push::PushRuntime::default())
+        .manage(health::HealthRuntime::default())
         .setup(move |app| {
             webview::tune(app);
             deep_links(app, start_link.clone());
             push::start(app.handle());
+            health::start(app.handle());
             // A desktop without a tray host still gets a working window.
             if let Err(e) = tray::create(app.handle()) {
                 tracing::warn!("no tray icon: {e}");
@@ -126,11 +129,20 @@ pub fn run() {
             push::push_answer,
             push::push_set_visible,
             push::push_take_link,
+            health::health_summary,
+            health::health_latest,
+            health::push_reenroll,
+            health::push_cancel_reenrollment,
+            health::secret_adopt_orphan,
+            health::secret_delete_orphan,
         ])
         .on_window_event(|window, event| {
             if let tauri::WindowEvent::Focused(focused) = event {
                 // Focus means the user is looking: poll now and at the fast rate.
-                push::set_visibility(&window.state::<push::PushRuntime>(), *focused);
+                push::window_focused(&window.state::<push::PushRuntime>(), *focused);
+                if *focused {
+                    health::window_focused(window.app_handle());
+                }
             }
         })
         .run(tauri::generate_context!());

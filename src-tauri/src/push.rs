@@ -2,15 +2,17 @@
 //! task that polls for sign-in requests and raises a notification for each new one.
 //!
 //! Rates come from the core's `Poller` (every 2 s per factor while the window is visible,
-//! every 45 s in the background, at once when the window gains focus, backing off on errors).
+//! every 45 s in the background, at once when the window gains focus, backing off on errors);
+//! the loop's body is the core's `ChallengeWatch`. A factor whose polls fail is listed in
+//! `failures` with why (`trouble`) and when the next attempt is, until a poll succeeds.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use countersign_core::push::{
-    Decision, EnrollLink, Enrollment, HistoryEntry, PendingChallenge, PollPolicy, Poller,
-    PushManager, Visibility,
+    ChallengeWatch, Decision, EnrollLink, Enrollment, HistoryEntry, PendingChallenge, PollPolicy,
+    PollReport, PollTrouble, PushManager, Visibility,
 };
 use countersign_core::verify::Challenge;
 use serde::Serialize;
@@ -33,7 +35,8 @@ pub const ENROLL_LINK_EVENT: &str = "push-enroll-link";
 #[derive(Default)]
 pub struct PushRuntime {
     pending: Mutex<PendingView>,
-    poller: Mutex<Option<Poller<Uuid>>>,
+    /// Set once interrupted enrollments are finished and polling starts.
+    watch: Mutex<Option<Arc<ChallengeWatch>>>,
     wake: Notify,
     /// Challenge SIDs already announced, so each raises one notification.
     announced: Mutex<HashSet<String>>,
@@ -47,10 +50,16 @@ pub struct PendingView {
     pub failures: Vec<EnrollmentFailure>,
 }
 
+/// The last poll of an enrollment failed; gone once one succeeds.
 #[derive(Debug, Clone, Serialize)]
 pub struct EnrollmentFailure {
     pub enrollment_id: Uuid,
     pub error: CommandError,
+    pub trouble: PollTrouble,
+    /// Failed polls in a row.
+    pub failures: u32,
+    /// When the next attempt is due (Unix ms), for the window's countdown.
+    pub retry_at_ms: Option<u64>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -173,16 +182,35 @@ pub async fn push_take_link(runtime: State<'_, PushRuntime>) -> CommandResult<Op
     Ok(lock(&runtime.pending_link).take())
 }
 
+/// The document became visible or hidden (minimised, another workspace).
 pub fn set_visibility(runtime: &PushRuntime, visible: bool) {
     let visibility = if visible {
         Visibility::Visible
     } else {
         Visibility::Background
     };
-    if let Some(poller) = lock(&runtime.poller).as_mut() {
-        poller.set_visibility(visibility, Instant::now());
+    if let Some(watch) = watch(runtime) {
+        watch.set_visibility(visibility);
     }
     runtime.wake.notify_one();
+}
+
+/// Gaining focus polls at once (failed factors included) at the visible rate. Losing it
+/// changes nothing: a window beside the browser the user signs in with is still looked at,
+/// and only a hidden document slows polling down.
+pub fn window_focused(runtime: &PushRuntime, focused: bool) {
+    if !focused {
+        return;
+    }
+    if let Some(watch) = watch(runtime) {
+        watch.set_visibility(Visibility::Visible);
+        watch.poll_now();
+    }
+    runtime.wake.notify_one();
+}
+
+fn watch(runtime: &PushRuntime) -> Option<Arc<ChallengeWatch>> {
+    lock(&runtime.watch).clone()
 }
 
 /// Hands an enrollment link to the window (which asks the user before enrolling).
@@ -197,25 +225,37 @@ pub fn receive_link(app: &AppHandle, link: String) {
     let _ = app.emit(ENROLL_LINK_EVENT, link);
 }
 
-fn retarget(app: &AppHandle, runtime: &PushRuntime) {
-    let ids = verified_enrollments(app);
-    if let Some(poller) = lock(&runtime.poller).as_mut() {
-        poller.set_targets(ids, Instant::now());
-        poller.poll_now(Instant::now());
+pub(crate) fn retarget(app: &AppHandle, runtime: &PushRuntime) {
+    if let Some(watch) = watch(runtime)
+        && let Err(e) = watch.retarget()
+    {
+        tracing::warn!(code = e.code(), "enrollments not re-read: {e}");
     }
+    forget_failures_of_removed(app, runtime);
     runtime.wake.notify_one();
 }
 
-fn verified_enrollments(app: &AppHandle) -> Vec<Uuid> {
-    app.state::<AppState>()
+/// A removed enrollment's failure must not linger in the window.
+fn forget_failures_of_removed(app: &AppHandle, runtime: &PushRuntime) {
+    let Some(enrollments) = app
+        .state::<AppState>()
         .push()
         .ok()
         .and_then(|m| m.enrollments().ok())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|e| e.is_verified())
-        .map(|e| e.id)
-        .collect()
+    else {
+        return;
+    };
+    let view = {
+        let mut pending = lock(&runtime.pending);
+        let before = pending.failures.len();
+        pending
+            .failures
+            .retain(|f| enrollments.iter().any(|e| e.id == f.enrollment_id));
+        (pending.failures.len() != before).then(|| pending.clone())
+    };
+    if let Some(view) = view {
+        let _ = app.emit(CHALLENGES_EVENT, view);
+    }
 }
 
 /// Starts the background poller. Finishes interrupted enrollments first.
@@ -229,23 +269,23 @@ pub fn start(app: &AppHandle) {
             tracing::warn!(code = e.code(), "resuming enrollments failed: {e}");
         }
         let runtime = app.state::<PushRuntime>();
-        {
-            let mut poller = Poller::new(PollPolicy::default(), Visibility::Visible);
-            poller.set_targets(verified_enrollments(&app), Instant::now());
-            *lock(&runtime.poller) = Some(poller);
+        let watch = Arc::new(ChallengeWatch::new(
+            manager,
+            PollPolicy::default(),
+            Visibility::Visible,
+        ));
+        if let Err(e) = watch.retarget() {
+            tracing::warn!(code = e.code(), "enrollments not read: {e}");
         }
+        *lock(&runtime.watch) = Some(watch.clone());
         loop {
-            let due = lock(&runtime.poller)
-                .as_ref()
-                .map(|p| p.due(Instant::now()))
-                .unwrap_or_default();
-            for id in due {
-                poll_one(&app, &manager, &runtime, id).await;
+            for report in watch.poll_due().await {
+                show_report(&app, &runtime, report);
             }
-            let next = lock(&runtime.poller).as_ref().and_then(|p| p.next_due());
-            let sleep = next
-                .map(|at| at.saturating_duration_since(Instant::now()))
-                .unwrap_or(std::time::Duration::from_secs(60));
+            let sleep = watch
+                .next_due()
+                .map(|at| at.saturating_duration_since(std::time::Instant::now()))
+                .unwrap_or(Duration::from_secs(60));
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
                 _ = runtime.wake.notified() => {}
@@ -254,62 +294,49 @@ pub fn start(app: &AppHandle) {
     });
 }
 
-async fn poll_one(app: &AppHandle, manager: &PushManager, runtime: &PushRuntime, id: Uuid) {
-    if let Some(p) = lock(&runtime.poller).as_mut() {
-        p.started(&id, Instant::now());
-    }
-    let enrollment = match manager.enrollments() {
-        Ok(all) => all.into_iter().find(|e| e.id == id),
-        Err(_) => None,
-    };
-    let Some(enrollment) = enrollment else {
-        return;
-    };
-    match manager.pending_challenges_for(&enrollment).await {
-        Ok(challenges) => {
-            if let Some(p) = lock(&runtime.poller).as_mut() {
-                p.succeeded(&id, Instant::now());
-            }
-            let fresh: Vec<PendingChallenge> = challenges
-                .into_iter()
-                .map(|challenge| PendingChallenge {
-                    enrollment_id: id,
-                    enrollment_name: enrollment.friendly_name.clone(),
-                    challenge,
-                })
-                .collect();
+/// Hands one poll's outcome to the window: the enrollment's requests on success, or why it
+/// failed and when it is tried again.
+fn show_report(app: &AppHandle, runtime: &PushRuntime, report: PollReport) {
+    let id = report.enrollment_id;
+    let trouble = report.trouble();
+    let view = match report.outcome {
+        Ok(fresh) => {
             announce_new(app, runtime, &fresh);
-            let view = {
-                let mut pending = lock(&runtime.pending);
-                pending.challenges.retain(|c| c.enrollment_id != id);
-                pending.challenges.extend(fresh);
-                pending.failures.retain(|f| f.enrollment_id != id);
-                pending.clone()
-            };
-            let _ = app.emit(CHALLENGES_EVENT, view);
+            let mut pending = lock(&runtime.pending);
+            pending.challenges.retain(|c| c.enrollment_id != id);
+            pending.challenges.extend(fresh);
+            pending.failures.retain(|f| f.enrollment_id != id);
+            pending.clone()
         }
         Err(e) => {
-            let retry_after = match &e {
-                countersign_core::Error::RateLimited { retry_after_secs } => {
-                    Some(std::time::Duration::from_secs(*retry_after_secs))
-                }
-                _ => None,
-            };
-            if let Some(p) = lock(&runtime.poller).as_mut() {
-                p.failed(&id, Instant::now(), retry_after);
-            }
-            let view = {
-                let mut pending = lock(&runtime.pending);
-                pending.failures.retain(|f| f.enrollment_id != id);
-                pending.failures.push(EnrollmentFailure {
-                    enrollment_id: id,
-                    error: e.into(),
-                });
-                pending.clone()
-            };
-            let _ = app.emit(CHALLENGES_EVENT, view);
+            tracing::debug!(
+                code = e.code(),
+                failures = report.failures,
+                "poll failed: {e}"
+            );
+            crate::health::poll_failed(app, id, &e);
+            let retry_at_ms = report
+                .next_poll_in
+                .map(|wait| unix_ms(SystemTime::now() + wait));
+            let mut pending = lock(&runtime.pending);
+            pending.failures.retain(|f| f.enrollment_id != id);
+            pending.failures.push(EnrollmentFailure {
+                enrollment_id: id,
+                error: e.into(),
+                trouble: trouble.unwrap_or(PollTrouble::Other),
+                failures: report.failures,
+                retry_at_ms,
+            });
+            pending.clone()
         }
-    }
+    };
+    let _ = app.emit(CHALLENGES_EVENT, view);
+}
+
+fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn announce_new(app: &AppHandle, runtime: &PushRuntime, challenges: &[PendingChallenge]) {

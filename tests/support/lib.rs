@@ -83,7 +83,15 @@ pub fn assert_totp_between(secret: &[u8], code: &str, before: u64, after: u64) {
 
 /// Every regular file under `dir` whose bytes contain `needle`.
 pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
-    let mut hits = Vec::new();
+    regular_files(dir)
+        .into_iter()
+        .filter(|path| std::fs::read(path).is_ok_and(|bytes| contains(&bytes, needle)))
+        .collect()
+}
+
+/// Every regular file under `dir`, recursively (symbolic links are not followed).
+pub fn regular_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&d) else {
@@ -91,16 +99,18 @@ pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path)
-                && bytes.windows(needle.len()).any(|w| w == needle)
-            {
-                hits.push(path);
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => stack.push(path),
+                Ok(kind) if kind.is_file() => files.push(path),
+                _ => {}
             }
         }
     }
-    hits
+    files
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The keychain entries (by `username` attribute) under a service, via `secret-tool`, which
@@ -127,4 +137,128 @@ pub fn vault_id(data_dir: &Path) -> String {
     let bytes = std::fs::read(data_dir.join("accounts.json")).expect("accounts.json exists");
     let json: serde_json::Value = serde_json::from_slice(&bytes).expect("valid JSON");
     json["vault_id"].as_str().expect("vault_id").to_string()
+}
+
+/// The secret stored in one keychain entry, via `secret-tool lookup` (independent of our code);
+/// `None` when there is no such entry.
+pub fn keychain_secret(service: &str, user: &str) -> Option<String> {
+    let output = Command::new("secret-tool")
+        .args(["lookup", "service", service, "username", user])
+        .output()
+        .expect("secret-tool runs (package libsecret-tools)");
+    let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    (output.status.success() && !text.is_empty()).then_some(text)
+}
+
+/// One way a secret could be written down: what to look for, and whether to look in the
+/// text as it is or with all white space removed.
+pub struct SecretForm {
+    pub name: &'static str,
+    pub needle: Vec<u8>,
+    pub ignoring_whitespace: bool,
+}
+
+/// The forms in which a leaked secret would show up in a file, a log or terminal output:
+/// the raw bytes; base32 in upper and lower case (searched with white space removed, which
+/// also catches the "JBSW Y3DP ..." grouping apps display, and padding, which only follows);
+/// hex in both cases; base64 and base64url at each of the three alignments a secret can have
+/// inside a longer encoded blob; and serde's default for bytes, a list of decimal numbers.
+pub fn secret_forms(secret: &[u8]) -> Vec<SecretForm> {
+    use data_encoding::{BASE32_NOPAD, BASE64_NOPAD, BASE64URL_NOPAD, HEXLOWER, HEXUPPER};
+    let mut forms = vec![
+        SecretForm {
+            name: "raw bytes",
+            needle: secret.to_vec(),
+            ignoring_whitespace: false,
+        },
+        SecretForm {
+            name: "base32",
+            needle: BASE32_NOPAD.encode(secret).into_bytes(),
+            ignoring_whitespace: true,
+        },
+        SecretForm {
+            name: "base32 lower case",
+            needle: BASE32_NOPAD.encode(secret).to_lowercase().into_bytes(),
+            ignoring_whitespace: true,
+        },
+        SecretForm {
+            name: "hex",
+            needle: HEXLOWER.encode(secret).into_bytes(),
+            ignoring_whitespace: true,
+        },
+        SecretForm {
+            name: "HEX",
+            needle: HEXUPPER.encode(secret).into_bytes(),
+            ignoring_whitespace: true,
+        },
+        SecretForm {
+            name: "decimal byte list",
+            needle: secret
+                .iter()
+                .map(u8::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+                .into_bytes(),
+            ignoring_whitespace: true,
+        },
+    ];
+    for (name, encoding) in [("base64", &BASE64_NOPAD), ("base64url", &BASE64URL_NOPAD)] {
+        forms.push(SecretForm {
+            name,
+            needle: encoding.encode(secret).into_bytes(),
+            ignoring_whitespace: true,
+        });
+        // Inside a longer blob the secret starts at any offset modulo 3; the whole 3-byte
+        // groups after that offset encode the same way wherever the blob begins.
+        for skip in 1..3 {
+            let rest = &secret[skip.min(secret.len())..];
+            let whole = rest.len() / 3 * 3;
+            // Shorter pieces would match unrelated text by chance.
+            if whole >= 6 {
+                forms.push(SecretForm {
+                    name,
+                    needle: encoding.encode(&rest[..whole]).into_bytes(),
+                    ignoring_whitespace: true,
+                });
+            }
+        }
+    }
+    forms
+}
+
+/// Each secret (by index in `secrets`) and form found in `bytes`, as "secret #i as FORM".
+pub fn secrets_in(bytes: &[u8], secrets: &[Vec<u8>]) -> Vec<String> {
+    let compact: Vec<u8> = bytes
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let mut hits = Vec::new();
+    for (index, secret) in secrets.iter().enumerate() {
+        for form in secret_forms(secret) {
+            let haystack = if form.ignoring_whitespace {
+                &compact
+            } else {
+                bytes
+            };
+            if contains(haystack, &form.needle) {
+                hits.push(format!("secret #{index} as {}", form.name));
+            }
+        }
+    }
+    hits
+}
+
+/// Every file under `dir` holding any of `secrets` in any of [`secret_forms`], as
+/// "PATH: secret #i as FORM".
+pub fn files_containing_secrets(dir: &Path, secrets: &[Vec<u8>]) -> Vec<String> {
+    regular_files(dir)
+        .into_iter()
+        .flat_map(|path| {
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            secrets_in(&bytes, secrets)
+                .into_iter()
+                .map(move |hit| format!("{}: {hit}", path.display()))
+        })
+        .collect()
 }

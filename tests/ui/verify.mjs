@@ -6,11 +6,14 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { root } from "./driver.mjs";
 
-/** Starts verify-server on a free port with its demo service; resolves with its details. */
-export async function startVerifyServer(dataDir) {
+/**
+ * Starts verify-server on a free port with its demo service; resolves with its details.
+ * `extraArgs` are passed on (e.g. `--fault-injection`).
+ */
+export async function startVerifyServer(dataDir, extraArgs = []) {
   const child = spawn(
     join(root, "target/debug/verify-server"),
-    ["--listen", "127.0.0.1:0", "--data-dir", dataDir, "--demo"],
+    ["--listen", "127.0.0.1:0", "--data-dir", dataDir, "--demo", ...extraArgs],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   const info = {};
@@ -34,14 +37,17 @@ export async function startVerifyServer(dataDir) {
     origin: info.listening,
     serviceSid: info.service_sid,
     backend: (method, path, form) =>
-      backendCall(info.listening, ca, info.account_sid, info.auth_token, method, path, form),
+      backendCall(info.listening, ca, info.account_sid, info.auth_token, method, `/v2/${path}`, form),
+    /** `/dev/faults` of a server started with `--fault-injection`. */
+    faults: (method, form) =>
+      backendCall(info.listening, ca, info.account_sid, info.auth_token, method, "/dev/faults", form),
   };
 }
 
 /** A backend (account SID + auth token) call, as a relying party's server makes it. */
 function backendCall(origin, ca, accountSid, authToken, method, path, form) {
   const body = form ? new URLSearchParams(form).toString() : undefined;
-  const url = new URL(`/v2/${path}`, origin);
+  const url = new URL(path, origin);
   return new Promise((resolve, reject) => {
     const req = request(
       url,

@@ -69,6 +69,8 @@ impl AccountStore {
     /// `change` fails.
     pub fn update<T>(&self, change: impl FnOnce(&mut StoreFile) -> Result<T>) -> Result<T> {
         let _lock = self.lock(true)?;
+        // A writer killed mid-write left its temp file; under the lock none is in progress.
+        atomic_file::remove_stale_temp_files(&self.dir, &self.path())?;
         let mut file = if self.path().exists() {
             self.read()?
         } else {
@@ -194,5 +196,21 @@ mod tests {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    }
+
+    #[test]
+    fn the_next_change_removes_what_a_killed_writer_left() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = AccountStore::open(dir.path()).expect("open");
+        let stale = dir.path().join(".accounts.Xy12ab.tmp");
+        std::fs::write(&stale, b"{ \"version\": 1, \"vau").expect("write");
+        assert_eq!(store.load().expect("load").accounts.len(), 0);
+        store
+            .update(|f| {
+                f.accounts.push(account("carol"));
+                Ok(())
+            })
+            .expect("update");
+        assert!(!stale.exists(), "the half-written temp file is still there");
     }
 }

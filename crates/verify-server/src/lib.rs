@@ -22,6 +22,7 @@ mod clock;
 mod db;
 mod demo;
 mod error;
+mod faults;
 mod form;
 mod jwt;
 mod model;
@@ -67,6 +68,8 @@ pub struct Config {
     pub demo: bool,
     pub limits: Limits,
     pub webhook_retry: RetryPolicy,
+    /// Serve `/dev/faults`, through which tests inject errors and delays (see `faults`).
+    pub fault_injection: bool,
 }
 
 impl Config {
@@ -82,6 +85,7 @@ impl Config {
             demo: false,
             limits: Limits::default(),
             webhook_retry: RetryPolicy::default(),
+            fault_injection: false,
         }
     }
 }
@@ -261,7 +265,10 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         config.unverified_factor_purge_after,
     )));
 
-    let app = routes::router(state);
+    let mut app = routes::router(state.clone());
+    if config.fault_injection {
+        app = faults::install(app, state);
+    }
     let handle = axum_server::Handle::new();
     let server =
         axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls.server_config))

@@ -45,6 +45,10 @@ struct Args {
     /// Ensure the "Countersign Demo" service exists and serve the demo page.
     #[arg(long)]
     demo: bool,
+    /// Serve /dev/faults, where tests inject errors, rate limits and delays (never in
+    /// production).
+    #[arg(long)]
+    fault_injection: bool,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -115,6 +119,7 @@ async fn main() -> std::process::ExitCode {
     config.clock_offset_secs = args.clock_offset;
     config.unverified_factor_lifetime = Duration::from_secs(args.unverified_factor_lifetime);
     config.demo = args.demo;
+    config.fault_injection = args.fault_injection;
     config.limits = args.limits.limits();
 
     let server = match verify_server::start(config).await {

@@ -12,7 +12,11 @@ import type {
   CodesView,
   Enrollment,
   ExportView,
+  HealthSummary,
   ImportView,
+  OtpParams,
+  ReenrollProgress,
+  Reenrolled,
   ScanOutcome,
   HistoryEntry,
   LinkSummary,
@@ -82,4 +86,15 @@ export const api = {
     listen<PendingView>("push-challenges", (event) => handler(event.payload)),
   onEnrollLink: (handler: (link: string) => void): Promise<UnlistenFn> =>
     listen<string>("push-enroll-link", (event) => handler(event.payload)),
+  healthSummary: () => call<HealthSummary>("health_summary"),
+  healthLatest: () => call<HealthSummary | null>("health_latest"),
+  pushReenroll: (oldId: string, link: string) => call<Reenrolled>("push_reenroll", { oldId, link }),
+  pushCancelReenrollment: (id: string) => call<Enrollment>("push_cancel_reenrollment", { id }),
+  secretAdoptOrphan: (id: string, issuer: string, name: string, params: OtpParams | null) =>
+    call<Account>("secret_adopt_orphan", { id, issuer, name, params }),
+  secretDeleteOrphan: (id: string) => call<boolean>("secret_delete_orphan", { id }),
+  onHealth: (handler: (summary: HealthSummary) => void): Promise<UnlistenFn> =>
+    listen<HealthSummary>("health-changed", (event) => handler(event.payload)),
+  onReenrollProgress: (handler: (progress: ReenrollProgress) => void): Promise<UnlistenFn> =>
+    listen<ReenrollProgress>("reenroll-progress", (event) => handler(event.payload)),
 };

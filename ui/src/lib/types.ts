@@ -78,7 +78,18 @@ export interface PendingChallenge {
 
 export interface PendingView {
   challenges: PendingChallenge[];
-  failures: { enrollment_id: string; error: AppError }[];
+  failures: PollFailure[];
+}
+
+/** The last poll of an enrollment failed (gone once one succeeds). */
+export interface PollFailure {
+  enrollment_id: string;
+  error: AppError;
+  trouble: "unreachable" | "busy" | "server_error" | "other";
+  /** Failed polls in a row. */
+  failures: number;
+  /** When the next attempt is due (Unix ms). */
+  retry_at_ms: number | null;
 }
 
 export interface Enrollment {
@@ -91,6 +102,11 @@ export interface Enrollment {
   factor_sid: string | null;
   factor_status: string | null;
   created_at: number;
+  /** Set on a re-enrollment under way: the enrollment it replaces once verified. */
+  replaces?: string;
+  /** Set on an enrollment being replaced: the re-enrollment under way. */
+  replaced_by?: string;
+  needs_service_removal?: boolean;
 }
 
 export interface LinkSummary {
@@ -131,4 +147,94 @@ export interface ImportView {
 export interface ExportView {
   path: string;
   accounts: number;
+}
+
+// Health (see countersign-core's push::health, secret_health and health modules).
+
+export type HealthStatus =
+  | "healthy"
+  | "broken"
+  | "keychain_locked"
+  | "keychain_unavailable"
+  | "unreachable"
+  | "undetermined"
+  | "pending"
+  | "retired";
+
+export type HealthAction =
+  | "none"
+  | "reenroll"
+  | "enroll_again"
+  | "unlock_keychain"
+  | "start_keychain"
+  | "retry_later"
+  | "wait"
+  | "ask_service_to_remove";
+
+/** One push factor's health, with the words to show. */
+export interface HealthReport {
+  enrollment_id: string;
+  friendly_name: string;
+  identity: string;
+  service_sid: string;
+  server: string;
+  factor_sid: string | null;
+  state: string;
+  health: { status: HealthStatus; problem?: string; reason?: string; error_code?: string };
+  /** `healthy`, a problem such as `key_missing`, or the status (`needs_service_removal` when retired). */
+  code: string;
+  cause: string;
+  next_step: string;
+  action: HealthAction;
+  checked_at: number;
+  replaces: string | null;
+  replaced_by: string | null;
+  needs_service_removal: boolean;
+  record_removed: boolean;
+}
+
+export interface MissingSecret {
+  account_id: string;
+  issuer: string;
+  name: string;
+  code: string;
+  cause: string;
+  next_step: string;
+}
+
+export interface OrphanedSecret {
+  id: string;
+  code: string;
+  cause: string;
+  next_step: string;
+}
+
+export interface HealthSummary {
+  verdict: "healthy" | "unchecked" | "needs_action" | "keychain_blocked";
+  keychain: { status: "ok" | "locked" | "unavailable"; reason?: string };
+  factors: HealthReport[];
+  secrets: { missing: MissingSecret[]; orphaned: OrphanedSecret[] };
+}
+
+export type OldFactorFate = "deleted_on_server" | "already_gone_on_server" | "service_must_remove" | "finish_later";
+
+export interface Reenrolled {
+  enrollment: Enrollment;
+  replaced: {
+    new_id: string;
+    old_id: string;
+    old_factor_sid: string | null;
+    old_friendly_name: string;
+    service_sid: string;
+    identity: string;
+    fate: OldFactorFate;
+    detail: string | null;
+  };
+}
+
+export interface ReenrollProgress {
+  old_id: string;
+  new_id: string;
+  /** The new enrollment's state; `verified` means the old factor is being dealt with. */
+  state: string;
 }

@@ -77,6 +77,24 @@ impl PushManager {
     /// updates the history: challenges seen pending before and gone now get their final
     /// status.
     pub async fn pending_challenges_for(&self, enrollment: &Enrollment) -> Result<Vec<Challenge>> {
+        self.fetch_pending(enrollment, None).await
+    }
+
+    /// As [`Self::pending_challenges_for`], as one request given up after `timeout`: what the
+    /// poll schedule sends, since it does the waiting and retrying itself.
+    pub(crate) async fn poll_pending(
+        &self,
+        enrollment: &Enrollment,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<Challenge>> {
+        self.fetch_pending(enrollment, Some(timeout)).await
+    }
+
+    async fn fetch_pending(
+        &self,
+        enrollment: &Enrollment,
+        single_attempt: Option<std::time::Duration>,
+    ) -> Result<Vec<Challenge>> {
         if !enrollment.is_verified() {
             return Err(Error::EnrollmentIncomplete(
                 enrollment.friendly_name.clone(),
@@ -88,7 +106,11 @@ impl PushManager {
             .device_factor(enrollment)
             .await
             .inspect_err(|e| self.note_failure(enrollment, e))?;
-        let client = self.client(&enrollment.server)?;
+        let shared = self.client(&enrollment.server)?;
+        let client = match single_attempt {
+            Some(timeout) => shared.single_attempt(timeout),
+            None => shared,
+        };
         let result = client.pending_challenges(&factor).await;
         self.persist_clock_offset(&enrollment.server, &client)?;
         let mut challenges = result.inspect_err(|e| self.note_failure(enrollment, e))?;

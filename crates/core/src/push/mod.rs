@@ -6,6 +6,7 @@
 //! - [`enroll`]: enrollment steps, crash recovery (`resume_pending`), rename, removal.
 //! - [`challenges`]: listing and answering challenges.
 //! - [`poll`]: when to poll (pure logic, injectable clock).
+//! - [`watch`]: the poll loop's body: polls what is due, reports each outcome.
 //! - [`health`]: the one place that decides whether a factor still works, and why not.
 //! - [`reenroll`]: replacing a broken factor with a new one without losing anything.
 //!
@@ -31,6 +32,7 @@ pub mod link;
 pub mod poll;
 pub mod reenroll;
 pub mod store;
+pub mod watch;
 
 pub use challenges::{ChallengeList, Decision, PendingChallenge};
 pub use enroll::{PendingEnrollment, ResumeReport};
@@ -39,6 +41,7 @@ pub use link::EnrollLink;
 pub use poll::{PollPolicy, Poller, Visibility};
 pub use reenroll::{OldFactorFate, Reenrolled, ReplacementOutcome};
 pub use store::{Enrollment, EnrollmentState, EnrollmentStore, HistoryEntry, LastHealth};
+pub use watch::{ChallengeWatch, PollReport, PollTrouble};
 
 /// `Config.AppId` of our factors.
 pub const APP_ID: &str = "dev.countersign.app";

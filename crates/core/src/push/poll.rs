@@ -8,7 +8,9 @@
 //! - window hidden: every 45 s per factor;
 //! - window focused: every factor at once (still within the floor);
 //! - after a failure: the interval doubles per consecutive failure, up to 5 min, and never
-//!   sooner than the server's `Retry-After`.
+//!   sooner than the server's `Retry-After`;
+//! - one poll is one request, given up after 10 s (`request_timeout`): retries are the
+//!   schedule's, never the HTTP client's (see [`crate::push::watch`]).
 //!
 //! Typical loop: `for k in poller.due(now) { poller.started(&k, now); … poll …;
 //! poller.succeeded(&k, now) or poller.failed(&k, now, retry_after) }`, then sleep until
@@ -25,6 +27,8 @@ pub struct PollPolicy {
     pub background_interval: Duration,
     /// Longest wait after repeated failures.
     pub max_backoff: Duration,
+    /// Longest wait for one poll's answer; a slower server counts as a failed poll.
+    pub request_timeout: Duration,
 }
 
 impl Default for PollPolicy {
@@ -33,6 +37,7 @@ impl Default for PollPolicy {
             visible_interval: Duration::from_secs(2),
             background_interval: Duration::from_secs(45),
             max_backoff: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -131,6 +136,23 @@ impl<K: Eq + Hash + Clone> Poller<K> {
             .filter(|t| !t.in_flight)
             .map(|t| t.next_due)
             .min()
+    }
+
+    /// When `key` is polled next (`None` when unknown or in flight).
+    pub fn next_due_of(&self, key: &K) -> Option<Instant> {
+        self.targets
+            .get(key)
+            .filter(|t| !t.in_flight)
+            .map(|t| t.next_due)
+    }
+
+    /// How many polls of `key` have failed in a row.
+    pub fn failures(&self, key: &K) -> u32 {
+        self.targets.get(key).map_or(0, |t| t.failures)
+    }
+
+    pub fn policy(&self) -> &PollPolicy {
+        &self.policy
     }
 
     pub fn started(&mut self, key: &K, now: Instant) {
@@ -257,8 +279,12 @@ mod tests {
             now = next;
         }
         assert_eq!(waits, vec![4, 8, 16, 32, 64, 128, 256, 300, 300, 300]);
+        assert_eq!(poller.failures(&1), 10);
         poll(&mut poller, 1, now, true);
-        assert_eq!(poller.next_due(), Some(now + secs(2)));
+        assert_eq!(poller.failures(&1), 0);
+        assert_eq!(poller.next_due_of(&1), Some(now + secs(2)));
+        poller.started(&1, now + secs(2));
+        assert_eq!(poller.next_due_of(&1), None, "in flight");
     }
 
     #[test]

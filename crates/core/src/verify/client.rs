@@ -6,6 +6,10 @@
 //! adopt the server's clock, sign again and retry once. On top of that, 429 (and 503) are
 //! retried after `Retry-After` within a bounded wait, and failures to connect are reported
 //! as distinct errors (`network_timeout`, `network_unreachable`, `tls_error`).
+//!
+//! The poll schedule uses [`VerifyClient::single_attempt`] instead: it waits out
+//! `Retry-After` and backs off itself, so a poll is one request and retries never come
+//! closer together than its per-factor floor.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -176,6 +180,8 @@ pub struct ClientOptions {
     pub max_busy_wait: Duration,
     /// Wait before retrying a GET that failed with 500/502/504.
     pub server_error_backoff: Duration,
+    /// Retry a GET once after 500/502/504.
+    pub retry_failed_reads: bool,
 }
 
 impl Default for ClientOptions {
@@ -186,6 +192,7 @@ impl Default for ClientOptions {
             max_busy_retries: 2,
             max_busy_wait: Duration::from_secs(10),
             server_error_backoff: Duration::from_millis(250),
+            retry_failed_reads: true,
         }
     }
 }
@@ -291,6 +298,17 @@ impl VerifyClient {
         &self.base_url
     }
 
+    /// This client (same connections, same learnt clock) making one attempt per request
+    /// within `timeout`: no waiting out 429/503 and no repeated reads after a 5xx. A
+    /// `Retry-After` the server sends still comes back in [`Error::RateLimited`].
+    pub fn single_attempt(&self, timeout: Duration) -> VerifyClient {
+        let mut client = self.clone();
+        client.options.max_busy_retries = 0;
+        client.options.retry_failed_reads = false;
+        client.options.request_timeout = timeout;
+        client
+    }
+
     /// Server time minus local time, learnt from the last 401 + `Date`.
     pub fn clock_offset_secs(&self) -> i64 {
         self.clock_offset.load(Ordering::Relaxed)
@@ -338,7 +356,8 @@ impl VerifyClient {
                 .http
                 .request(request.method.clone(), url.clone())
                 .header(AUTHORIZATION, request.credentials.header(self.server_now()))
-                .header(ACCEPT, "application/json");
+                .header(ACCEPT, "application/json")
+                .timeout(self.options.request_timeout);
             if !request.form.is_empty() {
                 builder = builder
                     .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -373,13 +392,15 @@ impl VerifyClient {
                     tokio::time::sleep(wait).await;
                     continue;
                 }
-                if status == StatusCode::TOO_MANY_REQUESTS {
+                // A 503 that says when to come back is the server being busy, like a 429.
+                if status == StatusCode::TOO_MANY_REQUESTS || retry_after(&headers).is_some() {
                     return Err(Error::RateLimited {
                         retry_after_secs: wait.as_secs().max(1),
                     });
                 }
             }
             if is_get
+                && self.options.retry_failed_reads
                 && !server_error_retried
                 && matches!(
                     status,

@@ -1,0 +1,180 @@
+// 1,000 accounts in the real window: every one listed with the right code, search finds one,
+// and how long the list takes to render. The figures are printed (and recorded in
+// BENCHMARKS.md), not asserted: speed targets belong in benchmarks, and this machine's load
+// is not the test's business.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { closeApp, openApp, root, screenshot, startDriver } from "./driver.mjs";
+import { base32Decode, totp } from "./totp.mjs";
+
+const COUNT = 1000;
+const PORT = 4480;
+/** Re-renders measured; the median is the figure. */
+const SAMPLES = 9;
+// Half the issuers have a bundled brand icon, half get the lettered fallback, as in real use.
+const BRANDS = ["GitHub", "Google", "Dropbox", "Discord", "GitLab", "PayPal", "Steam", "Proton", "Reddit", "Stripe"];
+
+function issuerOf(i) {
+  return i % 2 === 0 ? BRANDS[i % BRANDS.length] : `Service ${String(i % 97).padStart(2, "0")}`;
+}
+
+function nameOf(i) {
+  return `account-${String(i).padStart(4, "0")}@example.com`;
+}
+
+function base32Encode(bytes) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0;
+  let value = 0;
+  let out = "";
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += alphabet[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += alphabet[(value << (5 - bits)) & 31];
+  return out;
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const round = (ms) => Math.round(ms * 10) / 10;
+
+describe("a thousand accounts", () => {
+  let driver;
+  let browser;
+  const dataDir = mkdtempSync(join(tmpdir(), "countersign-large-ui-"));
+  const secrets = new Map();
+
+  before(async () => {
+    // One import of a plain otpauth:// list through the CLI: the quickest honest way in.
+    const lines = [];
+    for (let i = 1; i <= COUNT; i++) {
+      const secret = base32Encode(randomBytes(20));
+      secrets.set(nameOf(i), secret);
+      const issuer = encodeURIComponent(issuerOf(i));
+      lines.push(`otpauth://totp/${issuer}:${encodeURIComponent(nameOf(i))}?secret=${secret}&issuer=${issuer}`);
+    }
+    const list = join(mkdtempSync(join(tmpdir(), "countersign-large-list-")), "accounts.txt");
+    writeFileSync(list, lines.join("\n"));
+    const started = Date.now();
+    const report = execFileSync(join(root, "target/debug/countersign-cli"), ["--data-dir", dataDir, "import", list], {
+      encoding: "utf8",
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    assert.match(report, new RegExp(`imported ${COUNT} of ${COUNT} entries`));
+    console.log(`imported ${COUNT} accounts with the CLI in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    driver = await startDriver(PORT);
+    const opened = Date.now();
+    browser = await openApp(dataDir, PORT);
+    await browser.waitUntil(async () => (await rowCount()) === COUNT, {
+      timeout: 60_000,
+      interval: 100,
+      timeoutMsg: `the list never showed ${COUNT} accounts`,
+    });
+    console.log(`window up with ${COUNT} rows ${((Date.now() - opened) / 1000).toFixed(1)} s after the session was requested`);
+  });
+  after(async () => {
+    await closeApp(browser, dataDir);
+    driver?.kill();
+  });
+
+  const rowCount = () => browser.execute(() => document.querySelectorAll('[data-testid="account"]').length);
+
+  /** Types `text` into the search field the way a user would. */
+  async function search(text) {
+    const field = await browser.$('[data-testid="search"]');
+    await field.setValue(text);
+  }
+
+  test("every account is listed in order, with its code", async () => {
+    const rows = await browser.execute(() =>
+      [...document.querySelectorAll('[data-testid="account"]')].map((row) => ({
+        name: row.querySelector('[data-testid="name"]')?.textContent?.trim(),
+        code: row.querySelector('[data-testid="code"]')?.getAttribute("data-code"),
+      })),
+    );
+    const at = Date.now() / 1000;
+    assert.equal(rows.length, COUNT);
+    rows.forEach((row, index) => assert.equal(row.name, nameOf(index + 1)));
+    // Spot checks against an independent RFC 6238: first, last and some in between.
+    for (const index of [0, 1, 499, 776, 998, 999]) {
+      const secret = base32Decode(secrets.get(rows[index].name));
+      const expected = [totp(secret, at), totp(secret, at - 1), totp(secret, at - 2)];
+      assert.ok(expected.includes(rows[index].code), `row ${index + 1}: ${rows[index].code} not in ${expected}`);
+    }
+  });
+
+  test("search finds account #777 among them", async () => {
+    await search("account-0777");
+    await browser.waitUntil(async () => (await rowCount()) === 1, { timeout: 10_000, interval: 50 });
+    assert.equal(await (await browser.$('[data-testid="name"]')).getText(), nameOf(777));
+    await search("");
+    await browser.waitUntil(async () => (await rowCount()) === COUNT, { timeout: 10_000, interval: 50 });
+    await screenshot(browser, "30-thousand-accounts");
+  });
+
+  test("how long the list takes to render (printed, not asserted)", async () => {
+    // Each sample empties the list through the search field, then clears the search and times
+    // until all rows are in the DOM and laid out (script, DOM, style and layout), and until
+    // the next frame has been drawn.
+    const samples = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      const sample = await browser.execute(async (count) => {
+        const field = document.querySelector('[data-testid="search"]');
+        const type = (text) => {
+          field.value = text;
+          field.dispatchEvent(new Event("input", { bubbles: true }));
+        };
+        const nextFrame = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+        const macrotask = () => new Promise((resolve) => setTimeout(resolve, 0));
+        type("no account is called this");
+        await nextFrame();
+        await nextFrame();
+        const start = performance.now();
+        type("");
+        await macrotask(); // Svelte applies state changes in a microtask, before this.
+        const rows = document.querySelectorAll('[data-testid="account"]').length;
+        document.querySelector('[data-testid="accounts"]').getBoundingClientRect(); // forces style and layout
+        const laidOut = performance.now() - start;
+        await nextFrame();
+        return { rows, laidOut, frame: performance.now() - start, count };
+      }, COUNT);
+      assert.equal(sample.rows, COUNT, "a re-render lost rows");
+      samples.push(sample);
+    }
+    // While the list just sits there the codes tick every second: the longest gap between
+    // frames over a few seconds shows what a tick of 1,000 rows costs.
+    const gaps = await browser.execute(async () => {
+      const gaps = [];
+      let last = performance.now();
+      const end = last + 4000;
+      await new Promise((resolve) => {
+        const frame = (now) => {
+          gaps.push(now - last);
+          last = now;
+          if (now < end) requestAnimationFrame(frame);
+          else resolve();
+        };
+        requestAnimationFrame(frame);
+      });
+      return gaps;
+    });
+    const laidOut = samples.map((s) => s.laidOut);
+    const frame = samples.map((s) => s.frame);
+    console.log(
+      `render of ${COUNT} rows, median of ${SAMPLES}: ${round(median(laidOut))} ms to DOM + layout ` +
+        `(min ${round(Math.min(...laidOut))}, max ${round(Math.max(...laidOut))}), ` +
+        `${round(median(frame))} ms to the next frame; ` +
+        `idle with ticking codes: longest frame gap ${round(Math.max(...gaps))} ms over ${gaps.length} frames`,
+    );
+  });
+});
