@@ -21,6 +21,7 @@ test_packages=(
   # The package test (scripts/test-package.sh): desktop entry checks, the URL handler
   # lookup, and reading the .rpm.
   desktop-file-utils xdg-utils rpm
+  python3-dbus python3-gi  # the notification stand-in of tests/ui/bench-notify.mjs
 )
 
 packages=("${build_packages[@]}")

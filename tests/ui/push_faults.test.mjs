@@ -22,10 +22,10 @@ describe("push approval when the server misbehaves", () => {
 
   before(async () => {
     server = await startVerifyServer(mkdtempSync(join(tmpdir(), "verify-faults-ui-")), ["--fault-injection"]);
-    driver = await startDriver(4470);
+    driver = await startDriver(4500);
     browser = await remote({
       hostname: "127.0.0.1",
-      port: 4470,
+      port: 4500,
       logLevel: "warn",
       capabilities: {
         "tauri:options": {
