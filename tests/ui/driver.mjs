@@ -34,11 +34,14 @@ function waitForPort(port, timeoutMs) {
   });
 }
 
-/** Starts tauri-driver on `port` with `env` (the app inherits it). */
-export async function startDriver(port = 4444, env = process.env) {
+/**
+ * Starts tauri-driver on `port` with `env` (the app inherits it, and its output too: pass
+ * `stdio` ["ignore", "pipe", "pipe"] to read the app's logs from the returned child).
+ */
+export async function startDriver(port = 4444, env = process.env, stdio = ["ignore", "inherit", "inherit"]) {
   const child = spawn(tauriDriverPath(), ["--port", String(port), "--native-port", String(port + 1)], {
     env,
-    stdio: ["ignore", "inherit", "inherit"],
+    stdio,
   });
   await waitForPort(port, 15_000);
   return child;

@@ -175,8 +175,12 @@ impl Vault {
 
     /// The current code of an account (for HOTP: the code at its stored counter).
     pub fn code(&self, id: Uuid, unix_time: u64) -> Result<Code> {
-        let account = self.account(id)?;
-        let secret = self.secret(&account)?;
+        self.code_of(&self.account(id)?, unix_time)
+    }
+
+    fn code_of(&self, account: &Account, unix_time: u64) -> Result<Code> {
+        let id = account.id;
+        let secret = self.secret(account)?;
         let params = &account.otp;
         let code = otp::generate(params, &secret, unix_time)?;
         let (next_code, remaining) = match params.kind {
@@ -204,8 +208,9 @@ impl Vault {
     pub fn codes(&self, unix_time: u64) -> Result<Codes> {
         let mut codes = Vec::new();
         let mut failures = Vec::new();
+        // One read of the metadata for all: the window asks every second, for every account.
         for account in self.accounts()? {
-            match self.code(account.id, unix_time) {
+            match self.code_of(&account, unix_time) {
                 Ok(code) => codes.push(code),
                 Err(e @ (Error::KeychainUnavailable { .. } | Error::KeychainLocked(_))) => {
                     return Err(e);

@@ -23,7 +23,10 @@ fn check(file: &[u8]) {
             Ok(back) => back,
             Err(e) => panic!("imported account {uri:?} does not read back: {e}"),
         };
-        assert!(&back == entry, "imported account {uri:?} reads back differently");
+        assert!(
+            &back == entry,
+            "imported account {uri:?} reads back differently"
+        );
     }
 }
 

@@ -21,6 +21,9 @@ fuzz_target!(|data: &[u8]| {
         Ok(again) => again,
         Err(e) => panic!("{formatted:?} (formatted from {text:?}) is refused: {e}"),
     };
-    assert!(again == parsed, "{text:?} -> {formatted:?} reads back differently");
+    assert!(
+        again == parsed,
+        "{text:?} -> {formatted:?} reads back differently"
+    );
     assert_eq!(again.to_uri(), formatted, "the canonical form moved");
 });
