@@ -81,7 +81,13 @@ async fn prints_machine_readable_lines_and_serves() {
 async fn limit_flags_reach_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_verify-server"))
-        .args(["--listen", "127.0.0.1:0", "--demo", "--max-totp-factors", "1"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--demo",
+            "--max-totp-factors",
+            "1",
+        ])
         .env("VERIFY_DATA_DIR", dir.path())
         .env_remove("VERIFY_ACCOUNT_SID")
         .env_remove("VERIFY_AUTH_TOKEN")
