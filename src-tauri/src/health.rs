@@ -27,7 +27,7 @@ use uuid::Uuid;
 use crate::commands::blocking;
 use crate::error::CommandError;
 use crate::push::PushRuntime;
-use crate::state::AppState;
+use crate::state::{AppState, lock};
 
 type CommandResult<T> = Result<T, CommandError>;
 
@@ -119,10 +119,6 @@ pub struct ReenrollProgress {
     pub new_id: Uuid,
     /// The new enrollment's state; `verified` means the old factor is being dealt with.
     pub state: EnrollmentState,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Checks now (after any check already running) and tells the window.

@@ -22,7 +22,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::error::CommandError;
-use crate::state::AppState;
+use crate::state::{AppState, lock};
 
 type CommandResult<T> = Result<T, CommandError>;
 
@@ -60,10 +60,6 @@ pub struct EnrollmentFailure {
     pub failures: u32,
     /// When the next attempt is due (Unix ms), for the window's countdown.
     pub retry_at_ms: Option<u64>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn push_manager(state: &AppState) -> CommandResult<Arc<PushManager>> {

@@ -94,6 +94,8 @@ impl AppState {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks `m`, carrying on after a panic elsewhere: the shell's shared state stays
+/// consistent between statements, so a poisoned lock holds nothing half-done.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

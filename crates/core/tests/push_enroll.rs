@@ -4,52 +4,15 @@
 
 mod push_common;
 
-use std::path::Path;
-
 use axum::http::Method;
-use countersign_core::keychain::{SecretKey, SecretKind, SecretStore};
-use countersign_core::profile::Profile;
-use countersign_core::push::{Decision, EnrollmentState, PushManager};
+use countersign_core::keychain::SecretKey;
+use countersign_core::push::{Decision, EnrollmentState};
 use countersign_core::secret::SecretBytes;
-use countersign_core::store::AccountStore;
-use push_common::{start_in, start_server};
+use push_common::{manager, push_keys, secrets, start_in, start_server};
 use uuid::Uuid;
 
 const ALICE: &str = "alice-0001";
 const BOB: &str = "bob-000002";
-
-async fn manager(dir: &Path) -> PushManager {
-    let profile = Profile::at(dir);
-    tokio::task::spawn_blocking(move || PushManager::open(&profile))
-        .await
-        .expect("task")
-        .expect("push manager opens (run under scripts/with-keyring.sh)")
-}
-
-fn secrets(dir: &Path) -> SecretStore {
-    let vault_id = AccountStore::open(dir)
-        .expect("store")
-        .load()
-        .expect("load")
-        .vault_id;
-    SecretStore::open(vault_id).expect("keychain")
-}
-
-/// Push keys of this profile in the keychain.
-async fn push_keys(dir: &Path) -> Vec<Uuid> {
-    let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        secrets(&dir)
-            .list()
-            .expect("list")
-            .into_iter()
-            .filter(|k| k.kind == SecretKind::PushKey)
-            .map(|k| k.id)
-            .collect()
-    })
-    .await
-    .expect("task")
-}
 
 #[tokio::test]
 async fn enroll_approve_deny_rename_and_remove() {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use countersign_core::health::{HealthSummary, Verdict};
-use countersign_core::keychain::{SecretKey, SecretKind, SecretStore};
+use countersign_core::keychain::SecretKey;
 use countersign_core::otp::OtpParams;
 use countersign_core::profile::Profile;
 use countersign_core::push::{
@@ -19,54 +19,14 @@ use countersign_core::push::{
     PushManager,
 };
 use countersign_core::secret::SecretBytes;
-use countersign_core::store::AccountStore;
 use countersign_core::vault::Vault;
-use push_common::{Server, Stub, start_in, start_server};
+use push_common::{Server, Stub, keychain, manager, push_keys, secrets, start_in, start_server};
 use uuid::Uuid;
 
 const ALICE: &str = "alice-0001";
 
 /// Every test shares one keyring daemon: the test that locks it runs alone.
 static KEYRING: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
-
-async fn manager(dir: &Path) -> PushManager {
-    let profile = Profile::at(dir);
-    tokio::task::spawn_blocking(move || PushManager::open(&profile))
-        .await
-        .expect("task")
-        .expect("push manager opens (run under scripts/with-keyring.sh)")
-}
-
-fn secrets(dir: &Path) -> SecretStore {
-    let vault_id = AccountStore::open(dir)
-        .expect("store")
-        .load()
-        .expect("load")
-        .vault_id;
-    SecretStore::open(vault_id).expect("keychain")
-}
-
-/// Runs a keychain call of the profile off the async workers.
-async fn keychain<T: Send + 'static>(
-    dir: &Path,
-    call: impl FnOnce(&SecretStore) -> T + Send + 'static,
-) -> T {
-    let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || call(&secrets(&dir)))
-        .await
-        .expect("task")
-}
-
-async fn push_keys(dir: &Path) -> Vec<Uuid> {
-    let mut keys: Vec<Uuid> = keychain(dir, |s| s.list().expect("list"))
-        .await
-        .into_iter()
-        .filter(|k| k.kind == SecretKind::PushKey)
-        .map(|k| k.id)
-        .collect();
-    keys.sort();
-    keys
-}
 
 async fn delete_key(dir: &Path, id: Uuid) {
     assert!(keychain(dir, move |s| s.delete(SecretKey::push(id)).expect("delete")).await);

@@ -134,7 +134,6 @@ fn read_signed_bytes(
 mod tests {
     use super::*;
     use crate::import::test_support::*;
-    use crate::otp::Algorithm;
 
     #[test]
     fn reads_tokens_with_signed_byte_secrets() {
@@ -143,27 +142,7 @@ mod tests {
         let result = FreeOtpPlus.import(&bytes, None).unwrap();
         let e = &result.entries;
         assert_eq!(e.len(), 3, "{e:?}");
-        assert_entry(
-            &e[0],
-            Some("GitHub"),
-            "alice@example.com",
-            totp(Algorithm::Sha1, 6, 30),
-            "JBSWY3DPEHPK3PXP",
-        );
-        assert_entry(
-            &e[1],
-            Some("ACME Co"),
-            "bob",
-            totp(Algorithm::Sha256, 8, 60),
-            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
-        );
-        assert_entry(
-            &e[2],
-            None,
-            "carol",
-            hotp(Algorithm::Sha512, 6, 42),
-            "MZXW6YTB",
-        );
+        assert_first_three_fixture_entries(e);
         assert_eq!(result.errors.len(), 1, "{:?}", result.errors);
         let error = &result.errors[0];
         assert_eq!(error.index, Some(4));

@@ -53,7 +53,7 @@ pub(crate) fn parse_lines(text: &str) -> ImportResult {
 mod tests {
     use super::*;
     use crate::import::test_support::*;
-    use crate::otp::{Algorithm, OtpParams};
+    use crate::otp::OtpParams;
 
     #[test]
     fn reads_every_line_and_reports_bad_ones() {
@@ -62,27 +62,7 @@ mod tests {
         let result = UriList.import(&bytes, None).unwrap();
         assert_eq!(result.entries.len(), 4, "{:?}", result.entries);
         let e = &result.entries;
-        assert_entry(
-            &e[0],
-            Some("GitHub"),
-            "alice@example.com",
-            totp(Algorithm::Sha1, 6, 30),
-            "JBSWY3DPEHPK3PXP",
-        );
-        assert_entry(
-            &e[1],
-            Some("ACME Co"),
-            "bob",
-            totp(Algorithm::Sha256, 8, 60),
-            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
-        );
-        assert_entry(
-            &e[2],
-            None,
-            "carol",
-            hotp(Algorithm::Sha512, 6, 42),
-            "MZXW6YTB",
-        );
+        assert_first_three_fixture_entries(e);
         assert_entry(
             &e[3],
             Some("Steam"),

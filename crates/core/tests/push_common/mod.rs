@@ -11,11 +11,57 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use countersign_core::push::EnrollLink;
+use countersign_core::keychain::{SecretKind, SecretStore};
+use countersign_core::profile::Profile;
+use countersign_core::push::{EnrollLink, PushManager};
+use countersign_core::store::AccountStore;
 use countersign_core::verify::client::Request as ApiRequest;
 use countersign_core::verify::{Credentials, DeviceFactor, PushKey, ServerConfig, VerifyClient};
 use serde_json::Value;
+use uuid::Uuid;
 use verify_server::{Config, RunningServer};
+
+/// The push side of the profile in `dir` (keychain calls block: opened off the workers).
+pub async fn manager(dir: &std::path::Path) -> PushManager {
+    let profile = Profile::at(dir);
+    tokio::task::spawn_blocking(move || PushManager::open(&profile))
+        .await
+        .expect("task")
+        .expect("push manager opens (run under scripts/with-keyring.sh)")
+}
+
+/// The keychain namespace of the profile in `dir`.
+pub fn secrets(dir: &std::path::Path) -> SecretStore {
+    let vault_id = AccountStore::open(dir)
+        .expect("store")
+        .load()
+        .expect("load")
+        .vault_id;
+    SecretStore::open(vault_id).expect("keychain")
+}
+
+/// Runs a keychain call of the profile off the async workers.
+pub async fn keychain<T: Send + 'static>(
+    dir: &std::path::Path,
+    call: impl FnOnce(&SecretStore) -> T + Send + 'static,
+) -> T {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || call(&secrets(&dir)))
+        .await
+        .expect("task")
+}
+
+/// Push keys of the profile in the keychain, sorted.
+pub async fn push_keys(dir: &std::path::Path) -> Vec<Uuid> {
+    let mut keys: Vec<Uuid> = keychain(dir, |s| s.list().expect("list"))
+        .await
+        .into_iter()
+        .filter(|k| k.kind == SecretKind::PushKey)
+        .map(|k| k.id)
+        .collect();
+    keys.sort();
+    keys
+}
 
 pub struct Server {
     pub server: RunningServer,
