@@ -79,13 +79,7 @@ fn diagnose(data_dir: Option<PathBuf>) -> Result<HealthSummary> {
         Ok(manager) => manager,
         Err(err) => return blocked(err),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            path: "tokio runtime".into(),
-            source,
-        })?;
+    let runtime = crate::push::runtime()?;
     let factors = runtime.block_on(async {
         crate::push::resume(&manager).await?;
         manager.check_all().await

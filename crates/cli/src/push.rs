@@ -77,16 +77,21 @@ enum PushCommand {
     },
 }
 
-pub fn run(profile: &Profile, args: PushArgs) -> Result<()> {
-    // The keychain blocks on D-Bus; open it before the runtime starts.
-    let manager = PushManager::open(profile)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// The CLI's single-threaded runtime for the network calls of one command.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|source| Error::Io {
             path: "tokio runtime".into(),
             source,
-        })?;
+        })
+}
+
+pub fn run(profile: &Profile, args: PushArgs) -> Result<()> {
+    // The keychain blocks on D-Bus; open it before the runtime starts.
+    let manager = PushManager::open(profile)?;
+    let runtime = runtime()?;
     runtime.block_on(async {
         // Every start finishes or undoes what an interrupted run left behind.
         resume(&manager).await?;
