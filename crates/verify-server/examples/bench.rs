@@ -11,7 +11,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use data_encoding::{BASE64, BASE64URL_NOPAD};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::{Method, StatusCode};
 use p256::pkcs8::EncodePublicKey;
 use ring::rand::SystemRandom;
 use ring::signature::{
@@ -100,26 +105,140 @@ impl Dev {
     }
 }
 
-/// Send, require success, and return the signature-fields header (if any)
-/// with the JSON body.
-async fn json(r: reqwest::RequestBuilder) -> Res<(Option<String>, Value)> {
-    let resp = r.send().await?;
-    let status = resp.status();
-    let fields = resp
-        .headers()
-        .get("twilio-verify-signature-fields")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let v: Value = resp.json().await?;
-    if !status.is_success() {
-        return Err(format!("{status}: {v}").into());
+/// One keep-alive HTTPS connection speaking HTTP/1.1 through hyper
+/// directly. The load generator shares the cores with the server, so it
+/// spends its CPU only on what a device or backend must do per request
+/// (TLS, HTTP, JSON, signing), not on a general-purpose client's pool,
+/// redirect and retry layers.
+struct Conn {
+    sender: SendRequest<Full<Bytes>>,
+    /// `host:port`, for the `Host` header.
+    authority: String,
+}
+
+/// A response's status, `Twilio-Verify-Signature-Fields` header and body.
+struct Reply {
+    status: StatusCode,
+    signature_fields: Option<String>,
+    body: Bytes,
+}
+
+impl Reply {
+    /// The body as `T`, or an error naming the status and body.
+    fn json<T: serde::de::DeserializeOwned>(&self) -> Res<T> {
+        if !self.status.is_success() {
+            return Err(format!("{}: {}", self.status, String::from_utf8_lossy(&self.body)).into());
+        }
+        Ok(serde_json::from_slice(&self.body)?)
     }
-    Ok((fields, v))
+}
+
+impl Conn {
+    async fn open(target: &Target, tls: Arc<rustls::ClientConfig>) -> Res<Conn> {
+        let host = target.base.host_str().ok_or("base URL has no host")?;
+        let port = target.base.port_or_known_default().ok_or("no port")?;
+        let tcp = tokio::net::TcpStream::connect((host, port)).await?;
+        tcp.set_nodelay(true)?;
+        let name = rustls::pki_types::ServerName::try_from(host.to_string())?;
+        let stream = tokio_rustls::TlsConnector::from(tls)
+            .connect(name, tcp)
+            .await?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        Ok(Conn {
+            sender,
+            authority: format!("{host}:{port}"),
+        })
+    }
+
+    /// `path` is absolute (`/v2/...`); `form` pairs make it a form POST.
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        authorization: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> Res<Reply> {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(HOST, self.authority.as_str())
+            .header(AUTHORIZATION, authorization);
+        let body = match form {
+            Some(pairs) => {
+                req = req.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+                let encoded = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs)
+                    .finish();
+                Full::new(Bytes::from(encoded))
+            }
+            None => Full::new(Bytes::new()),
+        };
+        self.sender.ready().await?;
+        let resp = self.sender.send_request(req.body(body)?).await?;
+        let status = resp.status();
+        let signature_fields = resp
+            .headers()
+            .get("twilio-verify-signature-fields")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = resp.into_body().collect().await?.to_bytes();
+        Ok(Reply {
+            status,
+            signature_fields,
+            body,
+        })
+    }
+
+    async fn post(&mut self, path: &str, auth: &str, form: &[(&str, &str)]) -> Res<Reply> {
+        self.send(Method::POST, path, auth, Some(form)).await
+    }
+
+    async fn get(&mut self, path: &str, auth: &str) -> Res<Reply> {
+        self.send(Method::GET, path, auth, None).await
+    }
+}
+
+/// `Authorization: Basic base64(user:password)`.
+fn basic(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        BASE64.encode(format!("{user}:{password}").as_bytes())
+    )
+}
+
+/// The one field the bench needs from most replies.
+#[derive(serde::Deserialize)]
+struct Sid {
+    sid: String,
+}
+
+/// A factor as created: its SID and device-key id.
+#[derive(serde::Deserialize)]
+struct CreatedFactor {
+    sid: String,
+    config: FactorConfig,
+}
+
+#[derive(serde::Deserialize)]
+struct FactorConfig {
+    credential_sid: String,
+}
+
+#[derive(serde::Deserialize)]
+struct Status {
+    status: String,
+}
+
+#[derive(serde::Deserialize)]
+struct AccessToken {
+    token: String,
 }
 
 /// Where the server under test listens and how to authenticate to it.
 struct Target {
-    base: String,
+    base: url::Url,
     account_sid: String,
     auth_token: String,
     ca_pem: std::path::PathBuf,
@@ -169,7 +288,7 @@ fn spawn_server() -> Res<(std::process::Child, Target)> {
     Ok((
         child,
         Target {
-            base,
+            base: url::Url::parse(&base)?,
             account_sid,
             auth_token,
             ca_pem: ca.into(),
@@ -195,15 +314,16 @@ async fn main() -> Res<()> {
     } else {
         let server = verify_server::start(verify_server::Config::new(&dir)).await?;
         let target = Target {
-            base: server.base_url(),
+            base: url::Url::parse(&server.base_url())?,
             account_sid: server.account_sid().to_string(),
             auth_token: server.auth_token().to_string(),
             ca_pem: server.ca_pem_path().to_path_buf(),
         };
         (Some(server), None, target)
     };
-    let base = target.base.clone();
-    let (acct, token) = (target.account_sid.clone(), target.auth_token.clone());
+    // Absolute paths below the API root, e.g. `/v2/`.
+    let base = target.base.path().to_string();
+    let backend = basic(&target.account_sid, &target.auth_token);
 
     let mut roots = rustls::RootCertStore::empty();
     {
@@ -213,75 +333,82 @@ async fn main() -> Res<()> {
             roots.add(c?)?;
         }
     }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let http = reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build()?;
+    let tls = Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    );
 
-    let (_, svc) = json(
-        http.post(format!("{base}Services"))
-            .basic_auth(&acct, Some(&token))
-            .form(&[("FriendlyName", "Bench")]),
-    )
-    .await?;
-    let svc = svc["sid"].as_str().unwrap_or_default().to_string();
+    let mut setup = Conn::open(&target, tls.clone()).await?;
+    let svc: Sid = setup
+        .post(
+            &format!("{base}Services"),
+            &backend,
+            &[("FriendlyName", "Bench")],
+        )
+        .await?
+        .json()?;
+    let svc = svc.sid;
 
     // One enrolled device per client.
     let mut devs = Vec::new();
     for i in 0..clients {
         let id = format!("bench-user-{i:04}");
-        let (_, at) = json(
-            http.post(format!("{base}Services/{svc}/AccessTokens"))
-                .basic_auth(&acct, Some(&token))
-                .form(&[("Identity", id.as_str()), ("FactorType", "push")]),
-        )
-        .await?;
+        let at: AccessToken = setup
+            .post(
+                &format!("{base}Services/{svc}/AccessTokens"),
+                &backend,
+                &[("Identity", id.as_str()), ("FactorType", "push")],
+            )
+            .await?
+            .json()?;
         let rng = SystemRandom::new();
         let (jws_key, der_key) = Dev::keys(&rng)?;
         let mut dev = Dev {
             jws_key,
             der_key,
             rng,
-            account: acct.clone(),
+            account: target.account_sid.clone(),
             factor: String::new(),
             credential: String::new(),
         };
         let pk = dev.public_key_b64()?;
-        let (_, f) = json(
-            http.post(format!("{base}Services/{svc}/Entities/{id}/Factors"))
-                .basic_auth("token", Some(at["token"].as_str().unwrap_or_default()))
-                .form(&[
+        let f: CreatedFactor = setup
+            .post(
+                &format!("{base}Services/{svc}/Entities/{id}/Factors"),
+                &basic("token", &at.token),
+                &[
                     ("FriendlyName", "bench"),
                     ("FactorType", "push"),
                     ("Binding.PublicKey", pk.as_str()),
                     ("Binding.Alg", "ES256"),
                     ("Config.AppId", "bench"),
                     ("Config.NotificationPlatform", "none"),
-                ]),
-        )
-        .await?;
-        dev.factor = f["sid"].as_str().unwrap_or_default().to_string();
-        dev.credential = f["config"]["credential_sid"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+                ],
+            )
+            .await?
+            .json()?;
+        dev.factor = f.sid;
+        dev.credential = f.config.credential_sid;
         let proof = dev.der_b64(dev.factor.as_bytes())?;
-        json(
-            http.post(format!(
-                "{base}Services/{svc}/Entities/{id}/Factors/{}",
-                dev.factor
-            ))
-            .basic_auth("token", Some(dev.jwt()))
-            .form(&[("AuthPayload", proof)]),
-        )
-        .await?;
-        devs.push((id, Arc::new(dev)));
+        let verified: Status = setup
+            .post(
+                &format!("{base}Services/{svc}/Entities/{id}/Factors/{}", dev.factor),
+                &basic("token", &dev.jwt()),
+                &[("AuthPayload", proof.as_str())],
+            )
+            .await?
+            .json()?;
+        if verified.status != "verified" {
+            return Err(format!("factor not verified: {}", verified.status).into());
+        }
+        // A backend and a device are different clients: one connection each.
+        let backend_conn = Conn::open(&target, tls.clone()).await?;
+        let device_conn = Conn::open(&target, tls.clone()).await?;
+        devs.push((id, Arc::new(dev), backend_conn, device_conn));
     }
 
     let server_pid = child.as_ref().map(std::process::Child::id);
@@ -290,38 +417,30 @@ async fn main() -> Res<()> {
     let server_cpu_before = server_pid.and_then(|p| process_cpu_secs(&p.to_string()));
     let per_client = flows / clients;
     let mut tasks = Vec::new();
-    for (id, dev) in devs {
-        let (http, base, svc, acct, token) = (
-            http.clone(),
-            base.clone(),
-            svc.clone(),
-            acct.clone(),
-            token.clone(),
-        );
+    for (id, dev, mut backend_conn, mut device_conn) in devs {
+        let (base, svc, backend) = (base.clone(), svc.clone(), backend.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(per_client);
-            let path = format!("{base}Services/{svc}/Entities/{id}/Challenges");
-            // Parsed once (per challenge below), as a real client would hold
-            // its endpoint rather than re-parse a string per request.
-            let collection = reqwest::Url::parse(&path)?;
+            let collection = format!("{base}Services/{svc}/Entities/{id}/Challenges");
             for _ in 0..per_client {
                 let t0 = Instant::now();
-                let (_, c) = json(
-                    http.post(collection.clone())
-                        .basic_auth(&acct, Some(&token))
-                        .form(&[
+                let created: Sid = backend_conn
+                    .post(
+                        &collection,
+                        &backend,
+                        &[
                             ("FactorSid", dev.factor.as_str()),
                             ("Details.Message", "Bench sign-in"),
-                        ]),
-                )
-                .await?;
-                let url = reqwest::Url::parse(&format!(
-                    "{path}/{}",
-                    c["sid"].as_str().unwrap_or_default()
-                ))?;
-                let (h, body) =
-                    json(http.get(url.clone()).basic_auth("token", Some(dev.jwt()))).await?;
-                let fields = h.ok_or("no signature-fields header")?;
+                        ],
+                    )
+                    .await?
+                    .json()?;
+                let path = format!("{collection}/{}", created.sid);
+                let fetched = device_conn.get(&path, &basic("token", &dev.jwt())).await?;
+                let body: Value = fetched.json()?;
+                let fields = fetched
+                    .signature_fields
+                    .ok_or("no signature-fields header")?;
                 let mut parts: Vec<String> = fields
                     .split(',')
                     .filter(|f| *f != "status")
@@ -332,13 +451,15 @@ async fn main() -> Res<()> {
                     r#"{"typ":"JWT","alg":"ES256"}"#,
                     &format!("{{{}}}", parts.join(",")),
                 );
-                let (_, done) = json(
-                    http.post(url)
-                        .basic_auth("token", Some(dev.jwt()))
-                        .form(&[("AuthPayload", approval.as_str())]),
-                )
-                .await?;
-                if done["status"] != "approved" {
+                let done: Status = device_conn
+                    .post(
+                        &path,
+                        &basic("token", &dev.jwt()),
+                        &[("AuthPayload", approval.as_str())],
+                    )
+                    .await?
+                    .json()?;
+                if done.status != "approved" {
                     return Err::<Vec<Duration>, Box<dyn std::error::Error + Send + Sync>>(
                         "not approved".into(),
                     );
