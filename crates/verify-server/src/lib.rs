@@ -25,6 +25,7 @@ mod error;
 mod faults;
 mod form;
 mod jwt;
+#[macro_use]
 mod model;
 mod pagination;
 mod routes;
@@ -238,7 +239,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     };
     let origin = format!("https://{}", SocketAddr::new(shown_ip, addr.port()));
 
-    let (dispatcher, events) = webhooks::Dispatcher::new();
+    let (dispatcher, events, webhook_targets) = webhooks::Dispatcher::new();
     let state = Arc::new(AppState {
         db: db.clone(),
         clock,
@@ -254,6 +255,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
 
     let worker = webhooks::Worker {
         db: db.clone(),
+        targets: webhook_targets,
         account_sid: account_sid.clone(),
         auth_token: auth_token.clone(),
         client: webhook_client(&tls.ca_pem_path)?,

@@ -365,10 +365,24 @@ impl Factor {
         identity: &str,
         sid: &str,
     ) -> ApiResult<Factor> {
-        let entity = Entity::load(conn, service_sid, identity)?;
-        match Self::find_by_sid(conn, sid)? {
-            Some(f) if f.entity_sid == entity.sid => Ok(f),
-            _ => Err(ApiError::FactorNotFound),
+        // As `Challenge::load`: one statement unless something is missing.
+        let found = query_opt(
+            conn,
+            concat!(
+                "SELECT ",
+                factor_columns!(),
+                " FROM factors WHERE sid = ?1 AND entity_sid =
+                   (SELECT sid FROM entities WHERE service_sid = ?2 AND identity = ?3)"
+            ),
+            params![sid, service_sid, identity],
+            Self::from_row,
+        )?;
+        match found {
+            Some(f) => Ok(f),
+            None => {
+                Entity::load(conn, service_sid, identity)?;
+                Err(ApiError::FactorNotFound)
+            }
         }
     }
 
@@ -479,24 +493,25 @@ impl Challenge {
         identity: &str,
         sid: &str,
     ) -> ApiResult<Challenge> {
-        let entity = Entity::load(conn, service_sid, identity)?;
+        // One statement when everything exists (every request that
+        // succeeds); the step-by-step lookups only run to pick the error.
         let found = query_opt(
             conn,
             concat!(
                 "SELECT ",
                 challenge_columns!(),
-                " FROM challenges WHERE sid = ?1"
+                " FROM challenges WHERE sid = ?1 AND entity_sid =
+                   (SELECT sid FROM entities WHERE service_sid = ?2 AND identity = ?3)"
             ),
-            [sid],
+            params![sid, service_sid, identity],
             Self::from_row,
         )?;
-        match found {
-            Some(mut c) if c.entity_sid == entity.sid => {
-                c.apply_expiry(conn, st.now())?;
-                Ok(c)
-            }
-            _ => Err(ApiError::ChallengeNotFound),
-        }
+        let Some(mut c) = found else {
+            Entity::load(conn, service_sid, identity)?;
+            return Err(ApiError::ChallengeNotFound);
+        };
+        c.apply_expiry(conn, st.now())?;
+        Ok(c)
     }
 
     /// Flip `pending` → `expired` once past `expiration_date` (persisted).

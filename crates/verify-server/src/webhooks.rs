@@ -2,7 +2,9 @@
 //! HMAC-SHA1 scheme), sent by a background worker with exponential backoff
 //! so request handlers never wait on a receiver.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use data_encoding::BASE64;
@@ -34,12 +36,29 @@ pub struct Event {
 #[derive(Clone)]
 pub struct Dispatcher {
     tx: mpsc::UnboundedSender<Event>,
+    targets: Arc<TargetCache>,
 }
 
 impl Dispatcher {
-    pub fn new() -> (Dispatcher, mpsc::UnboundedReceiver<Event>) {
+    /// The handle, the worker's end of the queue, and the webhook cache the
+    /// worker reads through.
+    pub fn new() -> (Dispatcher, mpsc::UnboundedReceiver<Event>, Arc<TargetCache>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Dispatcher { tx }, rx)
+        let targets = Arc::new(TargetCache::default());
+        (
+            Dispatcher {
+                tx,
+                targets: targets.clone(),
+            },
+            rx,
+            targets,
+        )
+    }
+
+    /// Call from inside the database job that changed any webhook (or
+    /// deleted a service), so the next event reads them afresh.
+    pub fn webhooks_changed(&self) {
+        self.targets.invalidate();
     }
 
     pub fn emit(&self, service_sid: &str, event_type: &'static str, params: Vec<(String, String)>) {
@@ -49,6 +68,66 @@ impl Dispatcher {
             event_type,
             params,
         });
+    }
+}
+
+/// A service's enabled webhooks: URL and event types.
+type Targets = Arc<Vec<(String, Vec<String>)>>;
+
+/// Enabled webhooks per service, kept between changes: every approval emits
+/// an event, while webhooks change rarely. Lookups that miss read the table
+/// and store what they read under the database lock, and every change bumps
+/// the generation under the same lock, so an entry read before a change can
+/// never pass for current.
+#[derive(Default)]
+pub struct TargetCache {
+    generation: AtomicU64,
+    by_service: Mutex<HashMap<String, (u64, Targets)>>,
+}
+
+impl TargetCache {
+    fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn get(&self, service_sid: &str) -> Option<Targets> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let map = self
+            .by_service
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.get(service_sid)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, t)| t.clone())
+    }
+
+    /// Read a service's webhooks and remember them. Runs inside a database
+    /// job, i.e. under the connection lock.
+    fn load(&self, conn: &rusqlite::Connection, service_sid: &str) -> rusqlite::Result<Targets> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let mut stmt = conn.prepare_cached(
+            "SELECT webhook_url, event_types FROM webhooks
+             WHERE service_sid = ?1 AND status = 'enabled' ORDER BY seq",
+        )?;
+        let rows = stmt.query_map(params![service_sid], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut targets = Vec::new();
+        for row in rows {
+            let (url, types) = row?;
+            targets.push((url, serde_json::from_str(&types).unwrap_or_default()));
+        }
+        let targets = Arc::new(targets);
+        let mut map = self
+            .by_service
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Bounded: services are few in practice; a flood just starts over.
+        if map.len() >= 10_000 {
+            map.clear();
+        }
+        map.insert(service_sid.to_string(), (generation, targets.clone()));
+        Ok(targets)
     }
 }
 
@@ -69,6 +148,7 @@ impl Default for RetryPolicy {
 
 pub struct Worker {
     pub db: Db,
+    pub targets: Arc<TargetCache>,
     pub account_sid: String,
     pub auth_token: String,
     pub client: reqwest::Client,
@@ -112,29 +192,19 @@ impl Worker {
     }
 
     async fn targets(&self, event: &Event) -> Result<Vec<String>, crate::error::ApiError> {
-        let service = event.service_sid.clone();
+        let targets = match self.targets.get(&event.service_sid) {
+            Some(t) => t,
+            None => {
+                let (cache, service) = (self.targets.clone(), event.service_sid.clone());
+                self.db.call(move |c| Ok(cache.load(c, &service)?)).await?
+            }
+        };
         let ty = event.event_type;
-        self.db
-            .call(move |c| {
-                // Runs for every event (each approval): keep it parsed.
-                let mut stmt = c.prepare_cached(
-                    "SELECT webhook_url, event_types FROM webhooks
-                     WHERE service_sid = ?1 AND status = 'enabled' ORDER BY seq",
-                )?;
-                let rows = stmt.query_map(params![service], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })?;
-                let mut out = Vec::new();
-                for row in rows {
-                    let (url, types) = row?;
-                    let types: Vec<String> = serde_json::from_str(&types).unwrap_or_default();
-                    if types.iter().any(|t| t == "*" || t == ty) {
-                        out.push(url);
-                    }
-                }
-                Ok(out)
-            })
-            .await
+        Ok(targets
+            .iter()
+            .filter(|(_, types)| types.iter().any(|t| t == "*" || t == ty))
+            .map(|(url, _)| url.clone())
+            .collect())
     }
 
     async fn deliver(&self, url: String, event: Event) {

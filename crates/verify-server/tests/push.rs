@@ -315,6 +315,51 @@ fn time_of(v: &serde_json::Value) -> i64 {
         .unix_timestamp()
 }
 
+/// A factor or challenge is found only under its own service and entity,
+/// and a miss names the first thing missing (service, entity, resource).
+#[tokio::test]
+async fn resources_are_found_only_under_their_own_entity() {
+    let t = start().await;
+    let svc = t.service("Scoping").await;
+    let elsewhere = t.service("Elsewhere").await;
+    let d = t.enroll_push(&svc, ID).await;
+    t.enroll_push(&svc, "user-0009-other").await;
+    let c = t.push_challenge(&svc, ID, &d.factor_sid).await;
+    let csid = c.json["sid"].as_str().unwrap();
+    let factor = |svc: &str, id: &str| format!("{}/Factors/{}", ent(svc, id), d.factor_sid);
+    let challenge = |svc: &str, id: &str| format!("{}/Challenges/{csid}", ent(svc, id));
+
+    assert_eq!(t.get(&factor(&svc, ID), &[]).await.status, StatusCode::OK);
+    assert_eq!(
+        t.get(&challenge(&svc, ID), &[]).await.status,
+        StatusCode::OK
+    );
+    // Identities match case-insensitively.
+    let upper = ID.to_uppercase();
+    assert_eq!(
+        t.get(&challenge(&svc, &upper), &[]).await.status,
+        StatusCode::OK
+    );
+    // Another entity of the same service.
+    assert_error(
+        &t.get(&factor(&svc, "user-0009-other"), &[]).await,
+        404,
+        60390,
+    );
+    assert_error(
+        &t.get(&challenge(&svc, "user-0009-other"), &[]).await,
+        404,
+        60391,
+    );
+    // Another service, where this identity has no entity.
+    assert_error(&t.get(&factor(&elsewhere, ID), &[]).await, 404, 60392);
+    assert_error(&t.get(&challenge(&elsewhere, ID), &[]).await, 404, 60392);
+    // A service that does not exist.
+    let gone = "VA00000000000000000000000000000000";
+    assert_error(&t.get(&challenge(gone, ID), &[]).await, 404, 20404);
+    t.server.shutdown().await;
+}
+
 #[tokio::test]
 async fn device_jwt_rules() {
     let t = start().await;

@@ -268,6 +268,88 @@ async fn events_are_signed_and_retried() {
     t.server.shutdown().await;
 }
 
+/// Create a push challenge, answer it as the device, return its SID.
+async fn answered(t: &TestServer, d: &device::Device, svc: &str, status: &str) -> String {
+    let c = t.push_challenge(svc, ID, &d.factor_sid).await;
+    let sid = c.json["sid"].as_str().unwrap().to_string();
+    assert_eq!(
+        t.answer(d, svc, ID, &sid, status).await.status,
+        StatusCode::OK
+    );
+    sid
+}
+
+/// The server keeps each service's webhooks between events; every change
+/// must reach the very next event.
+#[tokio::test]
+async fn webhook_changes_reach_the_next_event() {
+    let t = start().await;
+    let (url, mut rx, _) = receiver(0).await;
+    let svc = t.service("Hooks").await;
+    let hooks = format!("/v2/Services/{svc}/Webhooks");
+    // Enrolment and a first approval find no webhooks (and that is kept).
+    let d = t.enroll_push(&svc, ID).await;
+    answered(&t, &d, &svc, "approved").await;
+
+    // Created.
+    let r = t
+        .post(
+            &hooks,
+            &[
+                ("FriendlyName", "approvals"),
+                ("EventTypes", "challenge.approved"),
+                ("WebhookUrl", &url),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let approvals = r.json["sid"].as_str().unwrap().to_string();
+    let sid = answered(&t, &d, &svc, "approved").await;
+    let (_, ev) = next_event(&mut rx).await;
+    assert_eq!(param(&ev, "challenge_sid"), sid);
+
+    // Disabled: the next approval goes nowhere. A second webhook, for
+    // denials, proves events still flow and nothing else arrived first.
+    let r = t
+        .post(&format!("{hooks}/{approvals}"), &[("Status", "disabled")])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    answered(&t, &d, &svc, "approved").await;
+    let r = t
+        .post(
+            &hooks,
+            &[
+                ("FriendlyName", "denials"),
+                ("EventTypes", "challenge.denied"),
+                ("WebhookUrl", &url),
+            ],
+        )
+        .await;
+    let denials = r.json["sid"].as_str().unwrap().to_string();
+    let sid = answered(&t, &d, &svc, "denied").await;
+    let (_, ev) = next_event(&mut rx).await;
+    assert_eq!(param(&ev, "type"), "challenge.denied");
+    assert_eq!(param(&ev, "challenge_sid"), sid);
+
+    // Deleted, and re-enabled: a denial goes nowhere, the next approval
+    // is the next event.
+    assert_eq!(
+        t.delete(&format!("{hooks}/{denials}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    answered(&t, &d, &svc, "denied").await;
+    t.post(&format!("{hooks}/{approvals}"), &[("Status", "enabled")])
+        .await;
+    let sid = answered(&t, &d, &svc, "approved").await;
+    let (_, ev) = next_event(&mut rx).await;
+    assert_eq!(param(&ev, "type"), "challenge.approved");
+    assert_eq!(param(&ev, "challenge_sid"), sid);
+    // Nothing else was delivered.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(rx.try_recv().is_err(), "an event reached a removed webhook");
+    t.server.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_dead_receiver_never_blocks_requests() {
     let t = start_with(|c| {

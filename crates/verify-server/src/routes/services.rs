@@ -187,6 +187,7 @@ pub async fn delete(
     Path(service_sid): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require_backend()?;
+    let hooks = st.webhooks.clone();
     st.db
         .call(move |c| {
             // Foreign keys cascade to entities, factors, challenges, tokens
@@ -195,6 +196,7 @@ pub async fn delete(
             if n == 0 {
                 return Err(ApiError::NotFound(format!("/v2/Services/{service_sid}")));
             }
+            hooks.webhooks_changed();
             Ok(())
         })
         .await?;

@@ -155,6 +155,7 @@ pub async fn create(
         date_updated: now,
     };
     w.apply(&p, true)?;
+    let hooks = st.webhooks.clone();
     let w = st
         .db
         .call(move |c| {
@@ -174,6 +175,7 @@ pub async fn create(
                     w.date_updated
                 ],
             )?;
+            hooks.webhooks_changed();
             Ok(w)
         })
         .await?;
@@ -228,6 +230,7 @@ pub async fn update(
 ) -> ApiResult<Json> {
     caller.require_backend()?;
     let now = st.now();
+    let hooks = st.webhooks.clone();
     let w = st
         .db
         .call(move |c| {
@@ -247,6 +250,7 @@ pub async fn update(
                     w.sid
                 ],
             )?;
+            hooks.webhooks_changed();
             Ok(w)
         })
         .await?;
@@ -259,10 +263,12 @@ pub async fn delete(
     Path((service_sid, sid)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     caller.require_backend()?;
+    let hooks = st.webhooks.clone();
     st.db
         .call(move |c| {
             let w = Webhook::load(c, &service_sid, &sid)?;
             c.execute("DELETE FROM webhooks WHERE sid = ?1", [&w.sid])?;
+            hooks.webhooks_changed();
             Ok(())
         })
         .await?;
