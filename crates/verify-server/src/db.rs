@@ -135,6 +135,10 @@ const INLINE_CHECKPOINT_FACTOR: i32 = 8;
 
 type SharedConnection = Arc<Mutex<Option<Connection>>>;
 
+/// How long a job waits for the connection's lock by spinning before it
+/// sleeps (see [`Db::lock`]).
+const SPIN_FOR_LOCK: std::time::Duration = std::time::Duration::from_micros(50);
+
 impl Db {
     pub fn open(dir: &Path) -> Result<Db, StartError> {
         Db::open_with_checkpoint_at(dir, CHECKPOINT_PAGES)
@@ -214,12 +218,32 @@ impl Db {
     {
         // A job that panicked left nothing half-done (its transaction rolled
         // back on unwind), so a poisoned lock is safe to keep using.
-        let mut guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut guard = self.lock();
         let conn = guard.as_mut().ok_or_else(closed)?;
         // A panicking job must not take the database down with it: its
         // caller sees an internal error and the next request is served.
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
             .map_err(|_| ApiError::Internal("database job failed".into()))?
+    }
+
+    /// The connection's lock. Jobs hold it for tens of microseconds, less
+    /// than a sleeping thread takes to be woken again (a futex wait, then a
+    /// wake-up across cores), so a contended lock is first waited for by
+    /// spinning briefly. Checkpoints hold it for milliseconds: their
+    /// waiters then sleep.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
+        let started = std::time::Instant::now();
+        loop {
+            match self.conn.try_lock() {
+                Ok(guard) => return guard,
+                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+            if started.elapsed() > SPIN_FOR_LOCK {
+                return self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+            }
+            std::hint::spin_loop();
+        }
     }
 
     /// Close the connection, releasing its file lock (so a restart on the
