@@ -186,11 +186,11 @@ async fn signin(State(st): State<SharedState>, Form(p): Form) -> ApiResult<axum:
         .map(str::to_string)
         .ok_or_else(|| ApiError::InvalidRequest("enroll this desktop first".into()))?;
     let when = crate::clock::fmt_ts(st.now());
-    let (_, axum::Json(ch)) = challenges::create(
-        State(st.clone()),
-        Caller::Backend,
-        Path((svc, id)),
-        Form(form(&[
+    let ch = challenges::create_challenge(
+        &st,
+        svc,
+        id,
+        form(&[
             ("FactorSid", &factor),
             (
                 "Details.Message",
@@ -205,19 +205,18 @@ async fn signin(State(st): State<SharedState>, Form(p): Form) -> ApiResult<axum:
                 &json!({"label": "Time", "value": when}).to_string(),
             ),
             ("HiddenDetails", &json!({"source": "demo"}).to_string()),
-        ])?),
+        ])?,
     )
     .await?;
-    Ok(axum::Json(ch))
+    Ok(axum::Json(ch.to_json(&st)))
 }
 
 async fn challenge(State(st): State<SharedState>, Query(q): Query) -> ApiResult<axum::Json<Value>> {
     let svc = service(&st)?;
     let (_, id) = identity(&q)?;
     let sid = q.get("sid").unwrap_or_default().to_string();
-    let (_, json) =
-        challenges::fetch(State(st.clone()), Caller::Backend, Path((svc, id, sid))).await?;
-    Ok(json)
+    let (_, ch) = challenges::caller_and_challenge(&st, &Caller::Backend, svc, id, sid).await?;
+    Ok(axum::Json(ch.to_json(&st)))
 }
 
 async fn totp_create(State(st): State<SharedState>, Form(p): Form) -> ApiResult<axum::Json<Value>> {

@@ -6,7 +6,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 
-use super::{Json, created};
+use axum::response::{IntoResponse, Response};
+
+use super::Json;
 use crate::auth::{Caller, device_factor, factor_in_scope, parse_device_token};
 use crate::clock::{fmt_ts, parse_ts};
 use crate::error::{ApiError, ApiResult};
@@ -109,8 +111,19 @@ pub async fn create(
     caller: Caller,
     Path((service_sid, identity)): Path<(String, String)>,
     Form(p): Form,
-) -> ApiResult<(StatusCode, Json)> {
+) -> ApiResult<Response> {
     caller.require_backend()?;
+    let challenge = create_challenge(&st, service_sid, identity, p).await?;
+    Ok((StatusCode::CREATED, axum::Json(challenge.resource(&st))).into_response())
+}
+
+/// Create a challenge as the backend asks (the demo page asks too).
+pub async fn create_challenge(
+    st: &SharedState,
+    service_sid: String,
+    identity: String,
+    p: Params,
+) -> ApiResult<Challenge> {
     let factor_sid = p
         .get("FactorSid")
         .filter(|s| sid::is_sid(s, FACTOR))
@@ -217,7 +230,7 @@ pub async fn create(
             challenge_event_params(&challenge, &factor),
         );
     }
-    Ok(created(challenge.to_json(&st)))
+    Ok(challenge)
 }
 
 /// For device callers: the JWT's factor, which must be verified (60383).
@@ -244,7 +257,7 @@ async fn device_caller(
 /// scope for this path, and is returned only after the JWT's signature and
 /// claims check out. Reading it may persist its lazy expiry before that
 /// check, which is harmless: expiry depends on time alone.
-async fn caller_and_challenge(
+pub async fn caller_and_challenge(
     st: &SharedState,
     caller: &Caller,
     service_sid: String,
@@ -293,7 +306,7 @@ pub async fn fetch(
     State(st): State<SharedState>,
     caller: Caller,
     Path((service_sid, identity, sid)): Path<(String, String, String)>,
-) -> ApiResult<(HeaderMap, Json)> {
+) -> ApiResult<Response> {
     let (_, ch) = caller_and_challenge(&st, &caller, service_sid, identity, sid).await?;
     let mut headers = HeaderMap::new();
     if ch.status == PENDING && ch.factor_type == crate::model::PUSH {
@@ -302,7 +315,7 @@ pub async fn fetch(
             HeaderValue::from_static(SIGNATURE_FIELDS),
         );
     }
-    Ok((headers, axum::Json(ch.to_json(&st))))
+    Ok((headers, axum::Json(ch.resource(&st))).into_response())
 }
 
 pub async fn list(
@@ -411,7 +424,7 @@ pub async fn update(
     caller: Caller,
     Path((service_sid, identity, sid)): Path<(String, String, String)>,
     Form(p): Form,
-) -> ApiResult<Json> {
+) -> ApiResult<Response> {
     let (device, ch) = caller_and_challenge(&st, &caller, service_sid, identity, sid).await?;
     let metadata = string_map(&p, "Metadata", 1024)?;
     let payload = p
@@ -457,20 +470,37 @@ pub async fn update(
 
     let st2 = st.clone();
     let f2 = factor.clone();
-    let (svc, ident, sid) = (ch.service_sid.clone(), ch.identity.clone(), ch.sid.clone());
+    let now = st.now();
     let (answered, fresh) = st
         .db
         .call(move |c| {
             let answer = Answer {
-                challenge_sid: &sid,
+                challenge_sid: &ch.sid,
                 push_status: new_status,
                 totp_code: &payload,
                 metadata: metadata.as_ref().map(Value::to_string),
+                now,
             };
-            let answered = record_answer(c, &st2, &f2, answer)?.is_some();
-            // Read back what was committed, in the same database round trip.
-            let fresh = Challenge::load(c, &st2, &svc, &ident, &sid)?;
-            Ok((answered, fresh))
+            match record_answer(c, &st2, &f2, answer)? {
+                // The guarded UPDATE changed exactly these columns of the
+                // pending row read above.
+                Some(status) => {
+                    let mut answered = ch;
+                    answered.status = status;
+                    answered.responded_reason = "none".into();
+                    answered.date_updated = now;
+                    answered.date_responded = Some(now);
+                    if metadata.is_some() {
+                        answered.metadata = metadata;
+                    }
+                    Ok((true, answered))
+                }
+                // A wrong code only counted an attempt: read it back.
+                None => {
+                    let fresh = Challenge::load(c, &st2, &ch.service_sid, &ch.identity, &ch.sid)?;
+                    Ok((false, fresh))
+                }
+            }
         })
         .await?;
     if answered {
@@ -485,7 +515,7 @@ pub async fn update(
             challenge_event_params(&fresh, &factor),
         );
     }
-    Ok(axum::Json(fresh.to_json(&st)))
+    Ok(axum::Json(fresh.resource(&st)).into_response())
 }
 
 /// A device's (or backend's) answer to one challenge.
@@ -495,6 +525,7 @@ struct Answer<'a> {
     push_status: Option<String>,
     totp_code: &'a str,
     metadata: Option<String>,
+    now: i64,
 }
 
 /// Apply an answer in one transaction. Returns the new status, or `None`
@@ -505,9 +536,8 @@ fn record_answer(
     factor: &Factor,
     answer: Answer<'_>,
 ) -> ApiResult<Option<String>> {
-    let sid = answer.challenge_sid;
+    let (sid, now) = (answer.challenge_sid, answer.now);
     let tx = c.transaction()?;
-    let now = st.now();
     let status = match answer.push_status {
         Some(s) => s,
         None => {
