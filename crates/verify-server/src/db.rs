@@ -120,6 +120,9 @@ CREATE TABLE webhooks (
 pub struct Db {
     /// `None` once closed.
     conn: SharedConnection,
+    /// How long to spin for a contended lock before sleeping (see
+    /// [`Db::lock`]); zero on a single core, where the holder could not run.
+    spin_for_lock: std::time::Duration,
 }
 
 /// Prepared statements kept per connection: every hot query fits.
@@ -185,7 +188,15 @@ impl Db {
             Ok(())
         }))?;
         *shared.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn);
-        Ok(Db { conn: shared })
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Ok(Db {
+            conn: shared,
+            spin_for_lock: if cores > 1 {
+                SPIN_FOR_LOCK
+            } else {
+                std::time::Duration::ZERO
+            },
+        })
     }
 
     /// Run `f` on the connection, under its lock. One connection serves
@@ -239,7 +250,7 @@ impl Db {
                 Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
                 Err(std::sync::TryLockError::WouldBlock) => {}
             }
-            if started.elapsed() > SPIN_FOR_LOCK {
+            if started.elapsed() >= self.spin_for_lock {
                 return self.conn.lock().unwrap_or_else(PoisonError::into_inner);
             }
             std::hint::spin_loop();
