@@ -38,6 +38,27 @@ fn query_opt<T, P: rusqlite::Params>(
         .optional()?)
 }
 
+/// The row `sql` selects (ending in [`in_entity!`]) for `(service SID,
+/// identity, SID)`: one indexed statement when everything exists, as on
+/// every request that succeeds. Only when nothing matched do the
+/// step-by-step lookups run, to pick the error: service (20404), entity
+/// (60392), else `missing`.
+fn load_in_entity<T>(
+    conn: &Connection,
+    sql: &str,
+    (service_sid, identity, sid): (&str, &str, &str),
+    map: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    missing: ApiError,
+) -> ApiResult<T> {
+    match query_opt(conn, sql, params![sid, service_sid, identity], map)? {
+        Some(row) => Ok(row),
+        None => {
+            Entity::load(conn, service_sid, identity)?;
+            Err(missing)
+        }
+    }
+}
+
 // Column lists as macros so `concat!` can build constant SQL from them.
 macro_rules! service_columns {
     () => {
@@ -53,6 +74,14 @@ macro_rules! factor_columns {
     () => {
         "sid, service_sid, entity_sid, identity, friendly_name, factor_type, status, \
          credential_sid, binding, config, metadata, failed_attempts, date_created, date_updated"
+    };
+}
+/// `WHERE` clause of [`load_in_entity`]: the resource by SID (`?1`),
+/// within the entity of service `?2` and identity `?3`.
+macro_rules! in_entity {
+    () => {
+        " WHERE sid = ?1 AND entity_sid =
+            (SELECT sid FROM entities WHERE service_sid = ?2 AND identity = ?3)"
     };
 }
 macro_rules! challenge_columns {
@@ -361,25 +390,13 @@ impl Factor {
         identity: &str,
         sid: &str,
     ) -> ApiResult<Factor> {
-        // As `Challenge::load`: one statement unless something is missing.
-        let found = query_opt(
+        load_in_entity(
             conn,
-            concat!(
-                "SELECT ",
-                factor_columns!(),
-                " FROM factors WHERE sid = ?1 AND entity_sid =
-                   (SELECT sid FROM entities WHERE service_sid = ?2 AND identity = ?3)"
-            ),
-            params![sid, service_sid, identity],
+            concat!("SELECT ", factor_columns!(), " FROM factors", in_entity!()),
+            (service_sid, identity, sid),
             Self::from_row,
-        )?;
-        match found {
-            Some(f) => Ok(f),
-            None => {
-                Entity::load(conn, service_sid, identity)?;
-                Err(ApiError::FactorNotFound)
-            }
-        }
+            ApiError::FactorNotFound,
+        )
     }
 
     pub fn is_push(&self) -> bool {
@@ -489,23 +506,18 @@ impl Challenge {
         identity: &str,
         sid: &str,
     ) -> ApiResult<Challenge> {
-        // One statement when everything exists (every request that
-        // succeeds); the step-by-step lookups only run to pick the error.
-        let found = query_opt(
+        let mut c = load_in_entity(
             conn,
             concat!(
                 "SELECT ",
                 challenge_columns!(),
-                " FROM challenges WHERE sid = ?1 AND entity_sid =
-                   (SELECT sid FROM entities WHERE service_sid = ?2 AND identity = ?3)"
+                " FROM challenges",
+                in_entity!()
             ),
-            params![sid, service_sid, identity],
+            (service_sid, identity, sid),
             Self::from_row,
+            ApiError::ChallengeNotFound,
         )?;
-        let Some(mut c) = found else {
-            Entity::load(conn, service_sid, identity)?;
-            return Err(ApiError::ChallengeNotFound);
-        };
         c.apply_expiry(conn, st.now())?;
         Ok(c)
     }
