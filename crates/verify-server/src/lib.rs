@@ -25,7 +25,6 @@ mod error;
 mod faults;
 mod form;
 mod jwt;
-#[macro_use]
 mod model;
 mod pagination;
 mod routes;

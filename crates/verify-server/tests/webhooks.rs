@@ -279,6 +279,23 @@ async fn answered(t: &TestServer, d: &device::Device, svc: &str, status: &str) -
     sid
 }
 
+/// Create a webhook for one event type at `hooks` (a service's Webhooks
+/// path); returns its SID.
+async fn webhook(t: &TestServer, hooks: &str, name: &str, event_type: &str, url: &str) -> String {
+    let r = t
+        .post(
+            hooks,
+            &[
+                ("FriendlyName", name),
+                ("EventTypes", event_type),
+                ("WebhookUrl", url),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    r.json["sid"].as_str().unwrap().to_string()
+}
+
 /// The server keeps each service's webhooks between events; every change
 /// must reach the very next event.
 #[tokio::test]
@@ -292,18 +309,7 @@ async fn webhook_changes_reach_the_next_event() {
     answered(&t, &d, &svc, "approved").await;
 
     // Created.
-    let r = t
-        .post(
-            &hooks,
-            &[
-                ("FriendlyName", "approvals"),
-                ("EventTypes", "challenge.approved"),
-                ("WebhookUrl", &url),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
-    let approvals = r.json["sid"].as_str().unwrap().to_string();
+    let approvals = webhook(&t, &hooks, "approvals", "challenge.approved", &url).await;
     let sid = answered(&t, &d, &svc, "approved").await;
     let (_, ev) = next_event(&mut rx).await;
     assert_eq!(param(&ev, "challenge_sid"), sid);
@@ -315,17 +321,7 @@ async fn webhook_changes_reach_the_next_event() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
     answered(&t, &d, &svc, "approved").await;
-    let r = t
-        .post(
-            &hooks,
-            &[
-                ("FriendlyName", "denials"),
-                ("EventTypes", "challenge.denied"),
-                ("WebhookUrl", &url),
-            ],
-        )
-        .await;
-    let denials = r.json["sid"].as_str().unwrap().to_string();
+    let denials = webhook(&t, &hooks, "denials", "challenge.denied", &url).await;
     let sid = answered(&t, &d, &svc, "denied").await;
     let (_, ev) = next_event(&mut rx).await;
     assert_eq!(param(&ev, "type"), "challenge.denied");
