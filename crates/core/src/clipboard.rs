@@ -31,11 +31,13 @@ impl CodeClipboard {
     /// Puts `code` on the clipboard and, with `clear_after`, clears it then if it is still
     /// there.
     pub fn copy_code(&self, code: &str, clear_after: Option<Duration>) -> Result<()> {
-        {
+        // Set the text and bump the generation under one lock, so two near-simultaneous
+        // copies cannot leave the first copy's timer owning the second copy's text.
+        let generation = {
             let mut clipboard = lock(&self.inner);
             set_sensitive_text(&mut clipboard, code)?;
-        }
-        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+            self.generation.fetch_add(1, Ordering::SeqCst) + 1
+        };
         let Some(clear_after) = clear_after else {
             return Ok(());
         };
@@ -46,10 +48,11 @@ impl CodeClipboard {
             .name("clipboard-clear".into())
             .spawn(move || {
                 std::thread::sleep(clear_after);
+                let mut clipboard = lock(&inner);
+                // Checked under the lock: a copy bumps the generation while holding it.
                 if latest.load(Ordering::SeqCst) != generation {
                     return; // a newer copy owns the timer now
                 }
-                let mut clipboard = lock(&inner);
                 if clipboard.get_text().ok().as_deref() == Some(code.as_str()) {
                     let _ = clipboard.clear();
                 }
