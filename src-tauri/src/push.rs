@@ -335,6 +335,35 @@ fn unix_ms(at: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
+/// Freedesktop notification servers may render the body as a markup subset, so text the
+/// Verify server supplies must not be able to inject tags (e.g. a fake link or hidden text).
+fn escape_markup(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod markup_tests {
+    use super::escape_markup;
+
+    #[test]
+    fn escape_markup_neutralises_tags_and_entities() {
+        assert_eq!(
+            escape_markup("Log in <b>now</b> & \"keep\" &amp;"),
+            "Log in &lt;b&gt;now&lt;/b&gt; &amp; \"keep\" &amp;amp;"
+        );
+        assert_eq!(escape_markup("plain text"), "plain text");
+    }
+}
+
 fn announce_new(app: &AppHandle, runtime: &PushRuntime, challenges: &[PendingChallenge]) {
     let mut announced = lock(&runtime.announced);
     for pending in challenges {
@@ -344,8 +373,11 @@ fn announce_new(app: &AppHandle, runtime: &PushRuntime, challenges: &[PendingCha
         let result = app
             .notification()
             .builder()
-            .title(format!("Sign-in request: {}", pending.enrollment_name))
-            .body(pending.challenge.details.message.clone())
+            .title(format!(
+                "Sign-in request: {}",
+                escape_markup(&pending.enrollment_name)
+            ))
+            .body(escape_markup(&pending.challenge.details.message))
             .show();
         if let Err(e) = result {
             tracing::warn!("notification not shown: {e}");
