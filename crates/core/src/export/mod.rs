@@ -3,6 +3,9 @@
 //! - [`countersign`]: our encrypted backup (Argon2id + XChaCha20-Poly1305,
 //!   `docs/BACKUP_FORMAT.md`), read back by [`crate::import::CountersignBackup`].
 //! - [`aegis`]: an encrypted Aegis vault, which Aegis (and our Aegis importer) can open.
+//! - [`google`]: Google Authenticator "Transfer accounts" QR codes
+//!   (`otpauth-migration://`), paged over a batch of codes.
+//! - [`qr_image`]: any of these texts drawn as a QR code (SVG), for the window to show.
 //! - [`plain`]: `otpauth://` URIs one per line, unencrypted; only through
 //!   [`PlainExportAcknowledged`], so no caller writes secrets in the clear by accident.
 //!
@@ -11,7 +14,9 @@
 
 pub mod aegis;
 pub mod countersign;
+pub mod google;
 pub mod plain;
+pub mod qr_image;
 
 pub use plain::PlainExportAcknowledged;
 

@@ -118,16 +118,7 @@ impl Importer for GoogleAuthenticator {
                 continue;
             }
             *size = (*size).max(payload.batch_size);
-            for params in &payload.otp_parameters {
-                match entry(params) {
-                    Ok(uri) => result.entries.push(uri),
-                    Err(reason) => result.errors.push(ImportEntryError {
-                        index: Some(number + 1),
-                        label: label(Some(&params.issuer), Some(&params.name)),
-                        reason,
-                    }),
-                }
-            }
+            read_entries(&payload, Some(number + 1), &mut result);
         }
         for (id, (size, seen)) in batches {
             // A transfer is a handful of QR codes; a huge size is a damaged payload, and
@@ -158,8 +149,60 @@ impl Importer for GoogleAuthenticator {
     }
 }
 
+/// The accounts of one payload, into `result`; entry errors carry `index`.
+fn read_entries(payload: &MigrationPayload, index: Option<usize>, result: &mut ImportResult) {
+    for params in &payload.otp_parameters {
+        match entry(params) {
+            Ok(uri) => result.entries.push(uri),
+            Err(reason) => result.errors.push(ImportEntryError {
+                index,
+                label: label(Some(&params.issuer), Some(&params.name)),
+                reason,
+            }),
+        }
+    }
+}
+
+/// One QR code of a transfer, read on its own (a scan shows one code at a time).
+pub(crate) struct MigrationCode {
+    pub batch_id: i32,
+    /// How many codes the transfer has (at least 1).
+    pub batch_size: i32,
+    pub batch_index: i32,
+    pub accounts: ImportResult,
+}
+
+/// Reads one `otpauth-migration://` payload, or says why it can't be read.
+pub(crate) fn read_code(text: &str) -> std::result::Result<MigrationCode, String> {
+    if !is_migration_line(text) {
+        return Err("not an otpauth-migration:// link".into());
+    }
+    let payload = decode_payload(text.trim())?;
+    if payload.batch_size > MAX_BATCH_SIZE {
+        return Err(format!(
+            "claims {} QR codes, which no export has",
+            payload.batch_size
+        ));
+    }
+    let batch_size = payload.batch_size.max(1);
+    if !(0..batch_size).contains(&payload.batch_index) {
+        return Err(format!(
+            "claims to be code {} of {batch_size}",
+            i64::from(payload.batch_index) + 1
+        ));
+    }
+    let mut accounts = ImportResult::default();
+    read_entries(&payload, None, &mut accounts);
+    Ok(MigrationCode {
+        batch_id: payload.batch_id,
+        batch_size,
+        batch_index: payload.batch_index,
+        accounts,
+    })
+}
+
 /// The protobuf payload of one `otpauth-migration://offline?data=...` line.
-fn decode_payload(line: &str) -> std::result::Result<MigrationPayload, String> {
+pub(crate) fn decode_payload(line: &str) -> std::result::Result<MigrationPayload, String> {
     let query = line.split_once('?').map(|(_, q)| q).unwrap_or("");
     let data = query
         .split('&')

@@ -20,7 +20,7 @@ pub(crate) mod crypto;
 mod duplicates;
 mod ente;
 mod freeotp;
-mod google;
+pub(crate) mod google;
 mod twofas;
 mod uri_list;
 
