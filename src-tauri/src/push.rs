@@ -350,6 +350,25 @@ fn escape_markup(text: &str) -> String {
     escaped
 }
 
+fn announce_new(app: &AppHandle, runtime: &PushRuntime, challenges: &[PendingChallenge]) {
+    let mut announced = lock(&runtime.announced);
+    for pending in challenges {
+        if !announced.insert(pending.challenge.sid.clone()) {
+            continue;
+        }
+        let result = app
+            .notification()
+            .builder()
+            // The summary is plain text in the spec; only the body may carry markup.
+            .title(format!("Sign-in request: {}", pending.enrollment_name))
+            .body(escape_markup(&pending.challenge.details.message))
+            .show();
+        if let Err(e) = result {
+            tracing::warn!("notification not shown: {e}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod markup_tests {
     use super::escape_markup;
@@ -361,26 +380,5 @@ mod markup_tests {
             "Log in &lt;b&gt;now&lt;/b&gt; &amp; \"keep\" &amp;amp;"
         );
         assert_eq!(escape_markup("plain text"), "plain text");
-    }
-}
-
-fn announce_new(app: &AppHandle, runtime: &PushRuntime, challenges: &[PendingChallenge]) {
-    let mut announced = lock(&runtime.announced);
-    for pending in challenges {
-        if !announced.insert(pending.challenge.sid.clone()) {
-            continue;
-        }
-        let result = app
-            .notification()
-            .builder()
-            .title(format!(
-                "Sign-in request: {}",
-                escape_markup(&pending.enrollment_name)
-            ))
-            .body(escape_markup(&pending.challenge.details.message))
-            .show();
-        if let Err(e) = result {
-            tracing::warn!("notification not shown: {e}");
-        }
     }
 }
