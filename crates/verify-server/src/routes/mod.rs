@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::error::ApiError;
-use crate::form::BodyDeadline;
 use crate::state::SharedState;
 
 pub mod access_tokens;
@@ -77,9 +76,8 @@ pub fn router(st: SharedState) -> Router {
                 .post(webhooks::update)
                 .delete(webhooks::delete),
         )
-        .merge(crate::demo::router(st.clone()))
+        .merge(crate::demo::router())
         .fallback(not_found)
-        .layer(axum::Extension(BodyDeadline(st.body_timeout)))
         .layer(middleware::from_fn_with_state(st.clone(), finalize))
         .with_state(st)
 }
