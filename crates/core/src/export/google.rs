@@ -102,14 +102,11 @@ pub(crate) fn export_with_batch_id(entries: &[OtpAuthUri], batch_id: i32) -> Mig
             let base64 = Zeroizing::new(data_encoding::BASE64.encode(&bytes));
             let mut uri = Zeroizing::new(String::with_capacity(base64.len() * 3 / 2 + 40));
             uri.push_str("otpauth-migration://offline?data=");
-            for c in base64.chars() {
-                match c {
-                    '+' => uri.push_str("%2B"),
-                    '/' => uri.push_str("%2F"),
-                    '=' => uri.push_str("%3D"),
-                    c => uri.push(c),
-                }
-            }
+            // Base64's `+`, `/` and `=` are the only characters that need escaping.
+            uri.extend(percent_encoding::utf8_percent_encode(
+                &base64,
+                percent_encoding::NON_ALPHANUMERIC,
+            ));
             uri
         })
         .collect();
@@ -176,19 +173,11 @@ mod tests {
         }
     }
 
-    fn totp() -> OtpParams {
-        OtpParams {
-            kind: OtpKind::Totp,
-            algorithm: Algorithm::Sha1,
-            digits: 6,
-            period: 30,
-            counter: 0,
-        }
-    }
-
     #[test]
     fn every_batch_reads_back_to_the_same_accounts() {
-        let mut entries: Vec<OtpAuthUri> = (0..23).map(|n| account(n, totp())).collect();
+        let mut entries: Vec<OtpAuthUri> = (0..23)
+            .map(|n| account(n, OtpParams::totp_default()))
+            .collect();
         entries[3].params.algorithm = Algorithm::Sha256;
         entries[4].params.digits = 8;
         entries[5].params = OtpParams {
@@ -237,7 +226,7 @@ mod tests {
         let entries: Vec<OtpAuthUri> = (0..6)
             .map(|n| OtpAuthUri {
                 account_name: format!("{n}{}", "x".repeat(200)),
-                ..account(n, totp())
+                ..account(n, OtpParams::totp_default())
             })
             .collect();
         let export = export_with_batch_id(&entries, 1);
@@ -251,20 +240,20 @@ mod tests {
     #[test]
     fn accounts_the_format_cannot_carry_are_listed_not_changed() {
         let entries = vec![
-            account(0, totp()),
+            account(0, OtpParams::totp_default()),
             account(1, OtpParams::steam()),
             account(
                 2,
                 OtpParams {
                     period: 60,
-                    ..totp()
+                    ..OtpParams::totp_default()
                 },
             ),
             account(
                 3,
                 OtpParams {
                     digits: 7,
-                    ..totp()
+                    ..OtpParams::totp_default()
                 },
             ),
         ];
