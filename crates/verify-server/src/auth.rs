@@ -16,6 +16,11 @@ use crate::state::SharedState;
 /// Clock leeway for device JWT `nbf`/`exp` (PROTOCOL.md §4.3.5 suggests ≤ 60 s).
 pub const JWT_LEEWAY_SECS: i64 = 60;
 
+/// Longest device JWT lifetime (`exp - nbf`) accepted: what both SDKs send
+/// (PROTOCOL.md §4.3.2). A longer-lived token would be a replayable
+/// credential for longer than any real device asks for.
+pub const MAX_JWT_LIFETIME_SECS: i64 = 600;
+
 /// Who is calling. Absent or wrong credentials never get this far (401).
 #[derive(Debug, Clone)]
 pub enum Caller {
@@ -131,7 +136,10 @@ impl DeviceToken<'_> {
         };
         let sub_ok =
             payload.get("sub").and_then(serde_json::Value::as_str) == Some(st.account_sid.as_str());
-        if !sub_ok || nbf > now + JWT_LEEWAY_SECS || exp <= now - JWT_LEEWAY_SECS {
+        let lifetime_ok = exp
+            .checked_sub(nbf)
+            .is_some_and(|l| (1..=MAX_JWT_LIFETIME_SECS).contains(&l));
+        if !sub_ok || !lifetime_ok || nbf > now + JWT_LEEWAY_SECS || exp <= now - JWT_LEEWAY_SECS {
             return Err(ApiError::Unauthenticated);
         }
         Ok(factor)

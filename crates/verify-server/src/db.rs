@@ -16,7 +16,8 @@ pub const DB_FILE: &str = "verify.sqlite3";
 
 /// Ordered schema migrations; migration `i` brings `user_version` to `i + 1`.
 /// Never edit a shipped entry: append a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -113,7 +114,17 @@ CREATE TABLE webhooks (
     date_created   INTEGER NOT NULL,
     date_updated   INTEGER NOT NULL
 );
-"#];
+"#,
+    // RFC 6238 §5.2: the last TOTP time step accepted, per factor; only a
+    // later one is accepted next. Indexes for the pending-challenge limit
+    // and for purging expired challenges.
+    r#"
+ALTER TABLE factors ADD COLUMN totp_last_step INTEGER;
+CREATE INDEX challenges_pending_push ON challenges (entity_sid, expiration_date)
+    WHERE status = 'pending' AND factor_type = 'push';
+CREATE INDEX challenges_expiration ON challenges (expiration_date);
+"#,
+];
 
 /// Handle to the server's one connection. Cloning is cheap.
 #[derive(Clone)]
@@ -153,7 +164,7 @@ impl Db {
         let path = dir.join(DB_FILE);
         if !path.exists() {
             // Create it 0600 up front: it holds the auth token.
-            crate::tls::write_file(&path, b"", true)?;
+            crate::files::write_atomic(&path, b"", true)?;
         }
         let mut conn = Connection::open(&path)?;
         // Only this process's single connection ever uses the file, so it

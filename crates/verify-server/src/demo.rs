@@ -9,15 +9,27 @@
 //! by calling the same handlers the `/v2` API uses, so the page never needs
 //! the auth token. They are confined to the demo service and exist only on
 //! this local development server.
+//!
+//! Because they act without credentials, another web site must not be able
+//! to drive them from the user's browser: every POST needs an `Origin` of
+//! this server and the token embedded in the page it came from
+//! ([`page_token`]). The page renders every value as text (no markup built
+//! from data, no inline handlers, a nonce-only Content-Security-Policy), and
+//! the JSON answers escape `<`, `>` and `&`, so even a factor named
+//! `<script>` stays a name.
 
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::header::CONTENT_TYPE;
+use axum::extract::{Path, Request, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ORIGIN};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use hmac::{Hmac, Mac};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use rusqlite::Connection;
 use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -29,17 +41,117 @@ use crate::state::SharedState;
 const PAGE: &str = include_str!("demo.html");
 /// Factor name suggested to the desktop app in the enrolment link.
 const FACTOR_NAME: &str = "Countersign desktop";
+/// Where the page carries its token (`<meta name="demo-token">`) and the
+/// nonce its script and style run under.
+const TOKEN_SLOT: &str = "__DEMO_PAGE_TOKEN__";
+const NONCE_SLOT: &str = "__CSP_NONCE__";
+/// The header the page sends its token in. A custom header also means a
+/// cross-origin `fetch` needs a CORS preflight, which this server never
+/// grants.
+pub const TOKEN_HEADER: &str = "X-Demo-Token";
 
-pub fn router() -> Router<SharedState> {
-    Router::new()
-        .route("/demo", get(page))
+pub fn router(st: SharedState) -> Router<SharedState> {
+    let posts = Router::new()
         .route("/demo/api/enroll", post(enroll))
         .route("/demo/api/signin", post(signin))
-        .route("/demo/api/challenge", get(challenge))
         .route("/demo/api/totp", post(totp_create))
         .route("/demo/api/totp/verify", post(totp_verify))
-        .route("/demo/api/factors", get(list_factors))
         .route("/demo/api/factors/remove", post(remove_factor))
+        .route_layer(middleware::from_fn_with_state(st, same_site_only));
+    Router::new()
+        .route("/demo", get(page))
+        .route("/demo/api/challenge", get(challenge))
+        .route("/demo/api/factors", get(list_factors))
+        .merge(posts)
+        .layer(middleware::from_fn(html_safe_json))
+}
+
+/// A fresh page token: a random nonce and its HMAC under a key derived from
+/// the server's auth token, so any page this server rendered (and only
+/// those) can POST, with nothing to store.
+pub fn page_token(st: &SharedState) -> String {
+    let nonce = crate::sid::random_token(16);
+    let tag = token_tag(st, &nonce);
+    format!("{nonce}.{tag}")
+}
+
+fn token_tag(st: &SharedState, nonce: &str) -> String {
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(st.auth_token.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(b"countersign demo page token\0");
+    mac.update(nonce.as_bytes());
+    data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes())
+}
+
+fn token_ok(st: &SharedState, token: &str) -> bool {
+    let Some((nonce, tag)) = token.split_once('.') else {
+        return false;
+    };
+    !nonce.is_empty() && bool::from(token_tag(st, nonce).as_bytes().ct_eq(tag.as_bytes()))
+}
+
+/// Origins the page can be loaded from: this server by any loopback name.
+fn origin_ok(st: &SharedState, origin: &str) -> bool {
+    let Some((_, port)) = st.base_url.rsplit_once(':') else {
+        return false;
+    };
+    origin == st.base_url
+        || ["localhost", "127.0.0.1", "[::1]"]
+            .iter()
+            .any(|host| origin == format!("https://{host}:{port}"))
+}
+
+/// Refuse a POST unless it comes from one of this server's own pages: the
+/// browser's `Origin` must be this server and the page's token must be
+/// present and genuine.
+async fn same_site_only(State(st): State<SharedState>, req: Request, next: Next) -> Response {
+    if st.demo_service_sid.is_none() {
+        return ApiError::NotFound("/demo".into()).into_response();
+    }
+    let headers = req.headers();
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let origin_good = header(ORIGIN.as_str()).is_some_and(|o| origin_ok(&st, o));
+    let token_good = header(TOKEN_HEADER).is_some_and(|t| token_ok(&st, t));
+    if !(origin_good && token_good) {
+        return ApiError::CrossSiteRequest.into_response();
+    }
+    next.run(req).await
+}
+
+/// JSON answers with `<`, `>` and `&` escaped (`\u003c`…): still the same
+/// JSON, but never markup, even opened directly or sniffed by a browser.
+async fn html_safe_json(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let is_json = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return ApiError::Internal("demo response unreadable".into()).into_response();
+    };
+    // These characters occur in JSON only inside strings, where their
+    // escapes mean the same.
+    let mut escaped = Vec::with_capacity(bytes.len());
+    for &b in bytes.iter() {
+        match b {
+            b'<' => escaped.extend_from_slice(b"\\u003c"),
+            b'>' => escaped.extend_from_slice(b"\\u003e"),
+            b'&' => escaped.extend_from_slice(b"\\u0026"),
+            _ => escaped.push(b),
+        }
+    }
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(
+        "X-Content-Type-Options",
+        HeaderValue::from_static("nosniff"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(escaped))
 }
 
 /// The SID of the "Countersign Demo" service, creating it if needed.
@@ -88,13 +200,19 @@ fn enc(s: &str) -> String {
     utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
 }
 
-fn qr_svg(data: &str) -> ApiResult<String> {
+/// The QR code as a `data:` URL of an SVG image: the page shows it in an
+/// `<img>`, where an image cannot run script or touch the page.
+fn qr_image(data: &str) -> ApiResult<String> {
     let code = qrcode::QrCode::new(data.as_bytes())
         .map_err(|e| ApiError::InvalidRequest(format!("cannot encode QR: {e}")))?;
-    Ok(code
+    let svg = code
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(220, 220)
-        .build())
+        .build();
+    Ok(format!(
+        "data:image/svg+xml;base64,{}",
+        data_encoding::BASE64.encode(svg.as_bytes())
+    ))
 }
 
 fn form(pairs: &[(&str, &str)]) -> ApiResult<Params> {
@@ -109,7 +227,27 @@ async fn page(State(st): State<SharedState>) -> Response {
     if st.demo_service_sid.is_none() {
         return ApiError::NotFound("/demo".into()).into_response();
     }
-    Html(PAGE).into_response()
+    // Both are base64url: nothing to escape where they go.
+    let nonce = crate::sid::random_token(16);
+    let html = PAGE
+        .replace(TOKEN_SLOT, &page_token(&st))
+        .replace(NONCE_SLOT, &nonce);
+    let csp = format!(
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; \
+         img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'"
+    );
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        headers.insert("Content-Security-Policy", v);
+    }
+    headers.insert(
+        "X-Content-Type-Options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("Referrer-Policy", HeaderValue::from_static("no-referrer"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    (headers, Html(html)).into_response()
 }
 
 /// `countersign://enroll?…` link (format documented in docs/ENROLL_LINK.md).
@@ -157,7 +295,7 @@ async fn enroll(State(st): State<SharedState>, Form(p): Form) -> ApiResult<axum:
         "user": user,
         "identity": id,
         "link": link,
-        "qr_svg": qr_svg(&link)?,
+        "qr_image": qr_image(&link)?,
         "expires_in": tok["ttl"],
     })))
 }
@@ -234,7 +372,7 @@ async fn totp_create(State(st): State<SharedState>, Form(p): Form) -> ApiResult<
         "sid": f["sid"],
         "secret": f["binding"]["secret"],
         "uri": uri,
-        "qr_svg": qr_svg(&uri)?,
+        "qr_image": qr_image(&uri)?,
     })))
 }
 

@@ -16,6 +16,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("Request body too large")]
     PayloadTooLarge,
+    #[error("Request body not received in time")]
+    BodyTimeout,
     #[error("Entity already exists")]
     EntityExists,
     #[error("Access Token parameters are invalid: {0}")]
@@ -32,6 +34,8 @@ pub enum ApiError {
     FactorVerificationFailed,
     #[error("Challenge creation limit reached")]
     ChallengeRateLimit,
+    #[error("Too many pending push challenges for this entity (at most {0})")]
+    PendingChallengeLimit(u32),
     #[error("Factors binding format is invalid: {0}")]
     BindingInvalid(String),
     #[error("Reached max limit of {limit} {factor_type} Factors associated per Entity")]
@@ -64,6 +68,8 @@ pub enum ApiError {
     ChallengeNotFound,
     #[error("Entity not found")]
     EntityNotFound,
+    #[error("Cross-site request refused: send it from this server's demo page")]
+    CrossSiteRequest,
     #[error("Internal Server Error")]
     Internal(String),
 }
@@ -79,6 +85,8 @@ impl ApiError {
             // No Twilio code is documented for an oversized body; 60306
             // ("Invalid Request") is the closest Verify code.
             PayloadTooLarge => 60306,
+            // Likewise for a body that did not arrive in time.
+            BodyTimeout => 60306,
             EntityExists => 60301,
             AccessTokenInvalid(_) => 60305,
             InvalidRequest(_) => 60306,
@@ -87,6 +95,7 @@ impl ApiError {
             FactorAttemptsReached => 60310,
             FactorVerificationFailed => 60311,
             ChallengeRateLimit => 60312,
+            PendingChallengeLimit(_) => 60312,
             BindingInvalid(_) => 60314,
             FactorLimit { .. } => 60315,
             FactorExists => 60317,
@@ -103,6 +112,7 @@ impl ApiError {
             FactorNotFound => 60390,
             ChallengeNotFound => 60391,
             EntityNotFound => 60392,
+            CrossSiteRequest => 20403,
             Internal(_) => 20500,
         }
     }
@@ -116,10 +126,12 @@ impl ApiError {
             }
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             EntityExists | FactorExists => StatusCode::CONFLICT,
             ChallengeAttemptsReached
             | FactorAttemptsReached
             | ChallengeRateLimit
+            | PendingChallengeLimit(_)
             | FactorRateLimit => StatusCode::TOO_MANY_REQUESTS,
             // 60383's status is undocumented; 403 matches its siblings
             // 60318/60311 (PROTOCOL.md §6 recommendation).
@@ -128,7 +140,8 @@ impl ApiError {
             | ChallengeResponded
             | ChallengeExpired
             | ChallengeVerificationFailed
-            | IllegalFactorStatus => StatusCode::FORBIDDEN,
+            | IllegalFactorStatus
+            | CrossSiteRequest => StatusCode::FORBIDDEN,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }

@@ -131,8 +131,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Query {
     }
 }
 
+/// How long a request body may take to arrive, set on every request by the
+/// router (`Config::connections.body_timeout`).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadline(pub std::time::Duration);
+
 /// Query string plus form body (POST). The body is read with a hard size cap
-/// so an oversized upload costs at most `MAX_BODY` bytes and yields 413.
+/// so an oversized upload costs at most `MAX_BODY` bytes and yields 413, and
+/// within the [`BodyDeadline`] (408 after it), so a trickled body cannot
+/// hold a connection.
 pub struct Form(pub Params);
 
 impl<S: Send + Sync> FromRequest<S> for Form {
@@ -148,9 +155,15 @@ impl<S: Send + Sync> FromRequest<S> for Form {
         if declared.is_some_and(|n| n > MAX_BODY) {
             return Err(ApiError::PayloadTooLarge);
         }
-        let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
-            .await
-            .map_err(|_| ApiError::PayloadTooLarge)?;
+        let deadline = req.extensions().get::<BodyDeadline>().map(|d| d.0);
+        let read = axum::body::to_bytes(req.into_body(), MAX_BODY);
+        let body = match deadline {
+            Some(d) => tokio::time::timeout(d, read)
+                .await
+                .map_err(|_| ApiError::BodyTimeout)?,
+            None => read.await,
+        }
+        .map_err(|_| ApiError::PayloadTooLarge)?;
         params.extend(Params::parse(&body)?);
         Ok(Form(params))
     }

@@ -23,8 +23,10 @@ mod db;
 mod demo;
 mod error;
 mod faults;
+mod files;
 mod form;
 mod jwt;
+mod listener;
 mod model;
 mod pagination;
 mod routes;
@@ -32,11 +34,13 @@ mod sid;
 mod state;
 mod tls;
 mod totp;
+mod webhook_target;
 mod webhooks;
 
 pub use error::StartError;
+pub use listener::ConnectionLimits;
 pub use state::Limits;
-pub use webhooks::{RetryPolicy, signature as twilio_signature};
+pub use webhooks::{RetryPolicy, WebhookLimits, signature as twilio_signature};
 
 use clock::Clock;
 use db::Db;
@@ -67,7 +71,22 @@ pub struct Config {
     /// Ensure the "Countersign Demo" service exists.
     pub demo: bool,
     pub limits: Limits,
+    /// Connection cap and the header, body and TLS handshake deadlines.
+    pub connections: ConnectionLimits,
     pub webhook_retry: RetryPolicy,
+    /// Webhook queue length and deliveries in flight.
+    pub webhooks: WebhookLimits,
+    /// Deliver webhooks to loopback and private addresses (local receivers,
+    /// tests). Off by default: a webhook URL must not reach into the
+    /// server's own network.
+    pub allow_private_webhooks: bool,
+    /// How often expired challenges, access tokens and stale factors are
+    /// deleted.
+    pub purge_interval: Duration,
+    /// How long a challenge is kept after its expiration date (answered or
+    /// not). At least a day by default, which also keeps every challenge
+    /// the 24-hour creation limits (60312) count.
+    pub challenge_retention: Duration,
     /// Serve `/dev/faults`, through which tests inject errors and delays (see `faults`).
     pub fault_injection: bool,
 }
@@ -84,7 +103,12 @@ impl Config {
             unverified_factor_purge_after: Duration::from_secs(3600),
             demo: false,
             limits: Limits::default(),
+            connections: ConnectionLimits::default(),
             webhook_retry: RetryPolicy::default(),
+            webhooks: WebhookLimits::default(),
+            allow_private_webhooks: false,
+            purge_interval: Duration::from_secs(30),
+            challenge_retention: Duration::from_secs(24 * 3600),
             fault_injection: false,
         }
     }
@@ -238,7 +262,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     };
     let origin = format!("https://{}", SocketAddr::new(shown_ip, addr.port()));
 
-    let (dispatcher, events, webhook_targets) = webhooks::Dispatcher::new();
+    let (dispatcher, events, webhook_targets) = webhooks::Dispatcher::new(config.webhooks.queue);
     let state = Arc::new(AppState {
         db: db.clone(),
         clock,
@@ -250,6 +274,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         webhooks: dispatcher,
         demo_service_sid: demo_service_sid.clone(),
         keys: jwt::KeyCache::default(),
+        allow_private_webhooks: config.allow_private_webhooks,
+        body_timeout: config.connections.body_timeout,
     });
 
     let worker = webhooks::Worker {
@@ -257,13 +283,24 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         targets: webhook_targets,
         account_sid: account_sid.clone(),
         auth_token: auth_token.clone(),
-        client: webhook_client(&tls.ca_pem_path)?,
+        client: webhook_client(&tls.ca_pem_path, config.allow_private_webhooks)?,
         retry: config.webhook_retry.clone(),
+        concurrent_deliveries: config.webhooks.concurrent_deliveries,
+        allow_private: config.allow_private_webhooks,
     };
+    let rustls_config = RustlsConfig::from_config(tls.server_config);
     let mut background = vec![tokio::spawn(worker.run(events))];
     background.push(tokio::spawn(purge_loop(
         state.clone(),
-        config.unverified_factor_purge_after,
+        Purge {
+            interval: config.purge_interval,
+            unverified_grace: config.unverified_factor_purge_after,
+            challenge_retention: config.challenge_retention,
+        },
+    )));
+    background.push(tokio::spawn(renew_tls_loop(
+        config.data_dir.clone(),
+        rustls_config.clone(),
     )));
 
     let mut app = routes::router(state.clone());
@@ -271,10 +308,19 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         app = faults::install(app, state);
     }
     let handle = axum_server::Handle::new();
-    let server =
-        axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls.server_config))
-            .map_err(|e| StartError::Other(e.to_string()))?
-            .handle(handle.clone());
+    let limits = &config.connections;
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(rustls_config)
+        .handshake_timeout(limits.header_read_timeout)
+        .acceptor(listener::CappedAcceptor::new(limits.max_connections));
+    let mut server = axum_server::from_tcp(listener)
+        .map_err(|e| StartError::Other(e.to_string()))?
+        .acceptor(acceptor)
+        .handle(handle.clone())
+        .http1_only();
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(Some(limits.header_read_timeout));
     let serve_task = tokio::spawn(server.serve(app.into_make_service()));
 
     Ok(RunningServer {
@@ -292,9 +338,12 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     })
 }
 
-/// Webhook receivers in development are local: trust our own CA (and plain
-/// HTTP). Uses rustls with ring, never aws-lc.
-fn webhook_client(ca_pem: &Path) -> Result<reqwest::Client, StartError> {
+/// The webhook client trusts our own CA (local receivers) as well as plain
+/// HTTP. It never follows redirects or uses a proxy (either would reach a
+/// host other than the one checked), and unless private targets are
+/// allowed it resolves host names to public addresses only. Uses rustls
+/// with ring, never aws-lc.
+fn webhook_client(ca_pem: &Path, allow_private: bool) -> Result<reqwest::Client, StartError> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
@@ -311,30 +360,83 @@ fn webhook_client(ca_pem: &Path) -> Result<reqwest::Client, StartError> {
     .map_err(|e| StartError::Tls(e.to_string()))?
     .with_root_certificates(roots)
     .with_no_client_auth();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| StartError::Tls(e.to_string()))
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy();
+    if !allow_private {
+        builder = builder.dns_resolver(webhook_target::PublicOnlyResolver);
+    }
+    builder.build().map_err(|e| StartError::Tls(e.to_string()))
 }
 
-/// Delete unverified factors once past lifetime + grace (PROTOCOL.md §6).
-async fn purge_loop(st: state::SharedState, grace: Duration) {
-    let mut tick = tokio::time::interval(Duration::from_secs(30));
+/// What the purge loop deletes, and how often.
+struct Purge {
+    interval: Duration,
+    unverified_grace: Duration,
+    challenge_retention: Duration,
+}
+
+/// Delete what can no longer be used, so the database does not grow
+/// without bound: unverified factors past lifetime + grace (PROTOCOL.md
+/// §6), challenges past their expiration date + retention (their
+/// notifications go with them), expired access tokens, and factor
+/// creation records older than the 24-hour window they are counted in.
+async fn purge_loop(st: state::SharedState, purge: Purge) {
+    let mut tick = tokio::time::interval(purge.interval.max(Duration::from_millis(10)));
     loop {
         tick.tick().await;
-        let cutoff = st.now() - st.unverified_lifetime_secs - grace.as_secs() as i64;
+        let now = st.now();
+        let stale_factors = now - st.unverified_lifetime_secs - secs(purge.unverified_grace);
+        let old_challenges = now - secs(purge.challenge_retention);
         let res = st
             .db
             .call(move |c| {
-                Ok(c.execute(
+                let tx = c.transaction()?;
+                tx.execute(
                     "DELETE FROM factors WHERE status = 'unverified' AND date_created < ?1",
-                    [cutoff],
-                )?)
+                    [stale_factors],
+                )?;
+                tx.execute(
+                    "DELETE FROM challenges WHERE expiration_date < ?1",
+                    [old_challenges],
+                )?;
+                tx.execute(
+                    "DELETE FROM access_tokens WHERE date_created + ttl <= ?1",
+                    [now],
+                )?;
+                tx.execute(
+                    "DELETE FROM factor_creations WHERE at <= ?1",
+                    [now - 24 * 3600],
+                )?;
+                tx.commit()?;
+                Ok(())
             })
             .await;
         if let Err(e) = res {
-            tracing::warn!(error = %e, "purging stale factors failed");
+            tracing::warn!(error = %e, "purging expired records failed");
+        }
+    }
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// A long-running server renews its certificates too: twice a day it
+/// checks them (`tls::load_or_create` renews what is due) and serves the
+/// result to new connections.
+async fn renew_tls_loop(data_dir: PathBuf, config: RustlsConfig) {
+    let mut tick = tokio::time::interval(Duration::from_secs(12 * 3600));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let dir = data_dir.clone();
+        match tokio::task::spawn_blocking(move || tls::load_or_create(&dir)).await {
+            Ok(Ok(material)) => config.reload_from_config(material.server_config),
+            Ok(Err(e)) => tracing::warn!(error = %e, "renewing the TLS certificates failed"),
+            Err(e) => tracing::warn!(error = %e, "renewing the TLS certificates failed"),
         }
     }
 }

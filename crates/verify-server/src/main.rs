@@ -49,8 +49,54 @@ struct Args {
     /// production).
     #[arg(long)]
     fault_injection: bool,
+    /// Deliver webhooks to loopback and private addresses (127/8, 10/8, 172.16/12,
+    /// 192.168/16, 169.254/16, ::1, fc00::/7, fe80::/10), e.g. to a receiver on this
+    /// machine. Without it such URLs are refused, literal or resolved.
+    #[arg(long)]
+    allow_private_webhooks: bool,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    connections: ConnectionArgs,
+}
+
+/// Deadlines and caps that keep one client from exhausting the server.
+#[derive(Debug, clap::Args)]
+struct ConnectionArgs {
+    /// Open connections at once; more are closed on accept.
+    #[arg(long, default_value_t = verify_server::ConnectionLimits::default().max_connections)]
+    max_connections: usize,
+    /// Seconds for the TLS handshake and for each request's headers (idle keep-alive
+    /// connections close after this too).
+    #[arg(long, default_value_t = verify_server::ConnectionLimits::default().header_read_timeout.as_secs())]
+    header_read_timeout: u64,
+    /// Seconds for each request body to arrive (408 after).
+    #[arg(long, default_value_t = verify_server::ConnectionLimits::default().body_timeout.as_secs())]
+    body_timeout: u64,
+    /// Webhook events queued for delivery; when receivers fall this far behind, new
+    /// events are dropped and logged.
+    #[arg(long, default_value_t = verify_server::WebhookLimits::default().queue)]
+    webhook_queue: usize,
+    /// Webhook deliveries in flight at once.
+    #[arg(long, default_value_t = verify_server::WebhookLimits::default().concurrent_deliveries)]
+    webhook_deliveries: usize,
+}
+
+impl ConnectionArgs {
+    fn connections(&self) -> verify_server::ConnectionLimits {
+        verify_server::ConnectionLimits {
+            max_connections: self.max_connections.max(1),
+            header_read_timeout: Duration::from_secs(self.header_read_timeout.max(1)),
+            body_timeout: Duration::from_secs(self.body_timeout.max(1)),
+        }
+    }
+
+    fn webhooks(&self) -> verify_server::WebhookLimits {
+        verify_server::WebhookLimits {
+            queue: self.webhook_queue.max(1),
+            concurrent_deliveries: self.webhook_deliveries.max(1),
+        }
+    }
 }
 
 /// Twilio's limits, on by default with Twilio's values; tests and load runs turn
@@ -69,6 +115,10 @@ struct LimitArgs {
     /// Wrong TOTP codes before 60310 / 60308 [default: 5].
     #[arg(long)]
     max_totp_attempts: Option<u32>,
+    /// Unanswered push challenges per entity before 60312 [default: 20; Twilio
+    /// documents no such limit].
+    #[arg(long)]
+    max_pending_push_challenges: Option<u32>,
     /// Do not enforce the TOTP challenge creation limits (60312).
     #[arg(long)]
     no_challenge_rate_limit: bool,
@@ -89,6 +139,9 @@ impl LimitArgs {
                 .unwrap_or(twilio.max_factor_creations_per_day),
             challenge_rate_limit: !self.no_challenge_rate_limit,
             max_totp_attempts: self.max_totp_attempts.unwrap_or(twilio.max_totp_attempts),
+            max_pending_push_challenges_per_entity: self
+                .max_pending_push_challenges
+                .unwrap_or(twilio.max_pending_push_challenges_per_entity),
         }
     }
 }
@@ -121,6 +174,9 @@ async fn main() -> std::process::ExitCode {
     config.demo = args.demo;
     config.fault_injection = args.fault_injection;
     config.limits = args.limits.limits();
+    config.connections = args.connections.connections();
+    config.webhooks = args.connections.webhooks();
+    config.allow_private_webhooks = args.allow_private_webhooks;
 
     let server = match verify_server::start(config).await {
         Ok(s) => s,

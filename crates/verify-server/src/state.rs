@@ -20,6 +20,11 @@ pub struct Limits {
     pub challenge_rate_limit: bool,
     /// Wrong TOTP codes allowed before 60310 / 60308 (Twilio: 5).
     pub max_totp_attempts: u32,
+    /// Pending (unanswered, unexpired) push challenges per entity before
+    /// 60312: a backend bug or a hostile caller cannot pile up prompts on a
+    /// device. Twilio documents no such limit; 20 is far above any real
+    /// sign-in flow.
+    pub max_pending_push_challenges_per_entity: u32,
 }
 
 impl Default for Limits {
@@ -30,6 +35,7 @@ impl Default for Limits {
             max_factor_creations_per_day: 100,
             challenge_rate_limit: true,
             max_totp_attempts: 5,
+            max_pending_push_challenges_per_entity: 20,
         }
     }
 }
@@ -47,6 +53,11 @@ pub struct AppState {
     pub demo_service_sid: Option<String>,
     /// Parsed push factor public keys (JWT and approval verification).
     pub keys: KeyCache,
+    /// Deliver webhooks to loopback and private addresses too (tests, local
+    /// receivers); see `webhook_target`.
+    pub allow_private_webhooks: bool,
+    /// How long a request body may take to arrive (`form::BodyDeadline`).
+    pub body_timeout: std::time::Duration,
 }
 
 pub type SharedState = Arc<AppState>;

@@ -77,22 +77,34 @@ pub fn code_at(secret: &[u8], p: &Params, counter: u64) -> String {
     )
 }
 
-/// Whether `code` matches at Unix time `now`, allowing `skew` steps either way.
-pub fn check(secret: &[u8], p: &Params, now: i64, code: &str) -> bool {
+/// The time step (counter) at which `code` is valid at Unix time `now`,
+/// allowing `skew` steps either way, and later than `after` when given: a
+/// code is accepted once (RFC 6238 §5.2), so the caller passes the last
+/// step it accepted. The earliest qualifying step wins.
+pub fn matching_step(
+    secret: &[u8],
+    p: &Params,
+    now: i64,
+    code: &str,
+    after: Option<u64>,
+) -> Option<u64> {
     if now < 0 || p.step == 0 {
-        return false;
+        return None;
     }
     let current = now as u64 / p.step;
-    let mut ok = false;
-    for c in current.saturating_sub(p.skew)..=current + p.skew {
-        // Compare all candidates without early exit.
+    let mut found = None;
+    // Compare all candidates without early exit.
+    for c in (current.saturating_sub(p.skew)..=current + p.skew).rev() {
         let candidate = code_at(secret, p, c);
-        ok |= bool::from(subtle::ConstantTimeEq::ct_eq(
+        let matches = bool::from(subtle::ConstantTimeEq::ct_eq(
             candidate.as_bytes(),
             code.as_bytes(),
         ));
+        if matches && after.is_none_or(|a| c > a) {
+            found = Some(c);
+        }
     }
-    ok
+    found
 }
 
 /// Key-URI label/query escaping: everything but unreserved characters, so a
@@ -135,13 +147,34 @@ mod tests {
         assert_eq!(code_at(s256, &p(Alg::Sha256, 0), 59 / 30), "46119246");
         assert_eq!(code_at(s512, &p(Alg::Sha512, 0), 59 / 30), "90693936");
         assert_eq!(code_at(s1, &p(Alg::Sha1, 0), 1111111109 / 30), "07081804");
-        assert!(check(s1, &p(Alg::Sha1, 0), 59, "94287082"));
-        assert!(!check(s1, &p(Alg::Sha1, 0), 89, "94287082"));
+        assert_eq!(
+            matching_step(s1, &p(Alg::Sha1, 0), 59, "94287082", None),
+            Some(1)
+        );
+        assert_eq!(
+            matching_step(s1, &p(Alg::Sha1, 0), 89, "94287082", None),
+            None
+        );
         let skewed = Params {
             skew: 1,
             ..p(Alg::Sha1, 0)
         };
-        assert!(check(s1, &skewed, 89, "94287082"));
+        assert_eq!(matching_step(s1, &skewed, 89, "94287082", None), Some(1));
+    }
+
+    #[test]
+    fn a_step_is_accepted_only_after_the_last_one() {
+        let s1 = b"12345678901234567890";
+        let p = Params {
+            alg: Alg::Sha1,
+            digits: 8,
+            step: 30,
+            skew: 1,
+        };
+        let code = code_at(s1, &p, 1);
+        assert_eq!(matching_step(s1, &p, 59, &code, Some(0)), Some(1));
+        assert_eq!(matching_step(s1, &p, 59, &code, Some(1)), None);
+        assert_eq!(matching_step(s1, &p, 59, &code, Some(2)), None);
     }
 
     #[test]

@@ -1,16 +1,18 @@
 //! Webhook event delivery: signed form POSTs (`X-Twilio-Signature`, Twilio's
 //! HMAC-SHA1 scheme), sent by a background worker with exponential backoff
-//! so request handlers never wait on a receiver.
+//! so request handlers never wait on a receiver. The queue is bounded and
+//! so are the deliveries in flight: when receivers are slow and the queue
+//! is full, new events are dropped (and logged), never waited for.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use data_encoding::BASE64;
 use hmac::{Hmac, Mac};
 use rusqlite::params;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::db::Db;
 use crate::sid;
@@ -32,23 +34,45 @@ pub struct Event {
     pub params: Vec<(String, String)>,
 }
 
+/// Bounds on webhook work.
+#[derive(Debug, Clone)]
+pub struct WebhookLimits {
+    /// Events waiting for the worker; more are dropped.
+    pub queue: usize,
+    /// Deliveries (including their retries) in flight at once; while all
+    /// are busy the worker waits and the queue fills.
+    pub concurrent_deliveries: usize,
+}
+
+impl Default for WebhookLimits {
+    fn default() -> Self {
+        WebhookLimits {
+            queue: 1024,
+            concurrent_deliveries: 32,
+        }
+    }
+}
+
 /// Cheap handle used by request handlers to queue events.
 #[derive(Clone)]
 pub struct Dispatcher {
-    tx: mpsc::UnboundedSender<Event>,
+    tx: mpsc::Sender<Event>,
     targets: Arc<TargetCache>,
+    /// Unix second of the last "queue full" warning (one a second at most).
+    last_drop_warning: Arc<AtomicI64>,
 }
 
 impl Dispatcher {
     /// The handle, the worker's end of the queue, and the webhook cache the
     /// worker reads through.
-    pub fn new() -> (Dispatcher, mpsc::UnboundedReceiver<Event>, Arc<TargetCache>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    pub fn new(queue: usize) -> (Dispatcher, mpsc::Receiver<Event>, Arc<TargetCache>) {
+        let (tx, rx) = mpsc::channel(queue.max(1));
         let targets = Arc::new(TargetCache::default());
         (
             Dispatcher {
                 tx,
                 targets: targets.clone(),
+                last_drop_warning: Arc::new(AtomicI64::new(0)),
             },
             rx,
             targets,
@@ -61,13 +85,30 @@ impl Dispatcher {
         self.targets.invalidate();
     }
 
+    /// Queue an event without waiting: a full queue drops it.
     pub fn emit(&self, service_sid: &str, event_type: &'static str, params: Vec<(String, String)>) {
-        // The worker only stops at shutdown; losing events then is fine.
-        let _ = self.tx.send(Event {
+        let event = Event {
             service_sid: service_sid.to_string(),
             event_type,
             params,
-        });
+        };
+        match self.tx.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(event)) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                if self.last_drop_warning.swap(now, Ordering::Relaxed) != now {
+                    tracing::warn!(
+                        event = event.event_type,
+                        service = %event.service_sid,
+                        "webhook queue full: event dropped"
+                    );
+                }
+            }
+            // The worker only stops at shutdown; losing events then is fine.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
     }
 }
 
@@ -153,6 +194,9 @@ pub struct Worker {
     pub auth_token: String,
     pub client: reqwest::Client,
     pub retry: RetryPolicy,
+    pub concurrent_deliveries: usize,
+    /// Deliver to loopback and private addresses too (`webhook_target`).
+    pub allow_private: bool,
 }
 
 /// Twilio request signature: base64(HMAC-SHA1(auth token, url + the POST
@@ -173,7 +217,8 @@ pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> St
 }
 
 impl Worker {
-    pub async fn run(self, mut rx: mpsc::UnboundedReceiver<Event>) {
+    pub async fn run(self, mut rx: mpsc::Receiver<Event>) {
+        let slots = Arc::new(Semaphore::new(self.concurrent_deliveries.max(1)));
         let worker = Arc::new(self);
         while let Some(event) = rx.recv().await {
             let targets = match worker.targets(&event).await {
@@ -184,9 +229,16 @@ impl Worker {
                 }
             };
             for url in targets {
+                // Waiting here (not in the request) is what bounds the work.
+                let Ok(slot) = slots.clone().acquire_owned().await else {
+                    return;
+                };
                 let w = worker.clone();
                 let event = event.clone();
-                tokio::spawn(async move { w.deliver(url, event).await });
+                tokio::spawn(async move {
+                    w.deliver(url, event).await;
+                    drop(slot);
+                });
             }
         }
     }
@@ -208,6 +260,17 @@ impl Worker {
     }
 
     async fn deliver(&self, url: String, event: Event) {
+        if !self.allow_private {
+            // Host names are checked by the client's resolver; literals here.
+            let refusal = match reqwest::Url::parse(&url) {
+                Ok(u) => crate::webhook_target::literal_refusal(&u),
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(why) = refusal {
+                tracing::warn!(%url, reason = %why, "webhook target refused");
+                return;
+            }
+        }
         let mut params = vec![
             ("uuid".to_string(), sid::new_sid("")),
             ("type".to_string(), event.event_type.to_string()),

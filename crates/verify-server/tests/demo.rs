@@ -6,9 +6,53 @@ use common::device::Device;
 use common::*;
 use reqwest::{Method, StatusCode};
 
+/// The token a freshly loaded demo page carries (`<meta name="demo-token">`).
+async fn page_token(t: &TestServer) -> String {
+    let page = t.client.get(t.url("/demo")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    let slot = r#"<meta name="demo-token" content=""#;
+    let start = html.find(slot).unwrap() + slot.len();
+    let len = html[start..].find('"').unwrap();
+    html[start..start + len].to_string()
+}
+
+/// A POST as the demo page's script sends it: no credentials (the page
+/// must work without the auth token), this server's `Origin`, and the
+/// page's token. `origin`/`token` of `None` leave the header out.
+async fn demo_call(
+    t: &TestServer,
+    origin: Option<&str>,
+    token: Option<&str>,
+    path: &str,
+    form: &[(&str, &str)],
+) -> Resp {
+    let mut req = t.client.post(t.url(path)).form(form);
+    if let Some(o) = origin {
+        req = req.header("Origin", o);
+    }
+    if let Some(tok) = token {
+        req = req.header("X-Demo-Token", tok);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let json = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
+    Resp {
+        status,
+        headers,
+        json,
+    }
+}
+
+/// A POST from a page of this server.
+async fn demo_same_site(t: &TestServer, path: &str, form: &[(&str, &str)]) -> Resp {
+    let token = page_token(t).await;
+    demo_call(t, Some(t.server.origin()), Some(&token), path, form).await
+}
+
 async fn demo_post(t: &TestServer, path: &str, form: &[(&str, &str)]) -> serde_json::Value {
-    // No credentials: the page must work without the auth token.
-    let r = t.call(Method::POST, path, Auth::None, form).await;
+    let r = demo_same_site(t, path, form).await;
     assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.json);
     r.json
 }
@@ -22,7 +66,15 @@ async fn demo_enrol_sign_in_and_totp() {
     assert!(page.text().await.unwrap().contains("Enroll this desktop"));
 
     let e = demo_post(&t, "/demo/api/enroll", &[("user", "alice")]).await;
-    assert!(e["qr_svg"].as_str().unwrap().contains("<svg"));
+    let qr = e["qr_image"].as_str().unwrap();
+    let svg = data_encoding::BASE64
+        .decode(
+            qr.strip_prefix("data:image/svg+xml;base64,")
+                .unwrap()
+                .as_bytes(),
+        )
+        .unwrap();
+    assert!(String::from_utf8(svg).unwrap().contains("<svg"));
     let link = url::Url::parse(e["link"].as_str().unwrap()).unwrap();
     assert_eq!(link.scheme(), "countersign");
     assert_eq!(link.host_str(), Some("enroll"));
@@ -34,14 +86,7 @@ async fn demo_enrol_sign_in_and_totp() {
     assert_eq!(q["name"], "Countersign desktop");
 
     // Sign-in before enrolment fails cleanly.
-    let r = t
-        .call(
-            Method::POST,
-            "/demo/api/signin",
-            Auth::None,
-            &[("user", "alice")],
-        )
-        .await;
+    let r = demo_same_site(&t, "/demo/api/signin", &[("user", "alice")]).await;
     assert_error(&r, 400, 60306);
 
     // Enrol like the desktop app would from the link.
@@ -154,14 +199,12 @@ async fn demo_enrol_sign_in_and_totp() {
         .collect();
     assert_eq!(types, ["push"]);
     // Removing it again: Twilio's 404 for an unknown factor.
-    let again = t
-        .call(
-            Method::POST,
-            "/demo/api/factors/remove",
-            Auth::None,
-            &[("user", "alice"), ("factor", totp_sid)],
-        )
-        .await;
+    let again = demo_same_site(
+        &t,
+        "/demo/api/factors/remove",
+        &[("user", "alice"), ("factor", totp_sid)],
+    )
+    .await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     let empty = t
         .call(
@@ -172,14 +215,7 @@ async fn demo_enrol_sign_in_and_totp() {
         )
         .await;
     assert_eq!(empty.json["factors"], serde_json::json!([]));
-    let bad = t
-        .call(
-            Method::POST,
-            "/demo/api/enroll",
-            Auth::None,
-            &[("user", "<script>")],
-        )
-        .await;
+    let bad = demo_same_site(&t, "/demo/api/enroll", &[("user", "<script>")]).await;
     assert_error(&bad, 400, 60306);
     t.server.shutdown().await;
 }
@@ -192,16 +228,165 @@ async fn demo_is_off_without_flag() {
         404,
         20404,
     );
+    let origin = t.server.origin().to_string();
     assert_error(
-        &t.call(
-            Method::POST,
+        &demo_call(
+            &t,
+            Some(&origin),
+            None,
             "/demo/api/enroll",
-            Auth::None,
             &[("user", "alice")],
         )
         .await,
         404,
         20404,
+    );
+    t.server.shutdown().await;
+}
+
+/// The demo's POSTs act without credentials, so another web site must not
+/// be able to send them from the user's browser: each needs this server's
+/// `Origin` and a token from one of its pages.
+#[tokio::test]
+async fn demo_refuses_cross_site_posts() {
+    let t = start_with(|c| c.demo = true).await;
+    let token = page_token(&t).await;
+    let origin = t.server.origin().to_string();
+    let form = [("user", "mallory")];
+    let enroll = "/demo/api/enroll";
+    let refused = |r: Resp| assert_error(&r, 403, 20403);
+
+    // A foreign origin, even with a genuine token (a page that read it).
+    for foreign in ["https://evil.example", "null", "http://127.0.0.1:1"] {
+        refused(demo_call(&t, Some(foreign), Some(&token), enroll, &form).await);
+    }
+    refused(demo_call(&t, None, Some(&token), enroll, &form).await);
+    // The right origin without a genuine token: none, forged, tampered, or
+    // one from another server's page.
+    refused(demo_call(&t, Some(&origin), None, enroll, &form).await);
+    let forged = format!("AAAAAAAAAAAAAAAAAAAAAA.{}", "0".repeat(64));
+    refused(demo_call(&t, Some(&origin), Some(&forged), enroll, &form).await);
+    let mut tampered = token.clone();
+    let last = if tampered.ends_with('0') { '1' } else { '0' };
+    tampered.pop();
+    tampered.push(last);
+    refused(demo_call(&t, Some(&origin), Some(&tampered), enroll, &form).await);
+    let elsewhere = start_with(|c| c.demo = true).await;
+    let foreign_token = page_token(&elsewhere).await;
+    refused(demo_call(&t, Some(&origin), Some(&foreign_token), enroll, &form).await);
+    elsewhere.server.shutdown().await;
+    // Every POST route is guarded.
+    for path in [
+        "/demo/api/signin",
+        "/demo/api/totp",
+        "/demo/api/totp/verify",
+        "/demo/api/factors/remove",
+    ] {
+        refused(demo_call(&t, Some("https://evil.example"), Some(&token), path, &form).await);
+        refused(demo_call(&t, Some(&origin), None, path, &form).await);
+    }
+
+    // The page itself, by any loopback name of this server.
+    let ok = demo_call(&t, Some(&origin), Some(&token), enroll, &form).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.json);
+    let port = t.server.addr().port();
+    let by_name = format!("https://localhost:{port}");
+    let ok = demo_call(&t, Some(&by_name), Some(&token), enroll, &form).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.json);
+    t.server.shutdown().await;
+}
+
+/// Whatever a device or user chose as a name is shown as text: the page
+/// builds no markup from data, and the JSON it reads carries no markup
+/// characters at all.
+#[tokio::test]
+async fn demo_renders_values_as_text() {
+    let t = start_with(|c| c.demo = true).await;
+    let svc = t.server.demo_service_sid().unwrap();
+    // The factor's name is the device's to choose.
+    let hostile = r#"<script>alert("x")</script><img src=x onerror=alert(1)>&"#;
+    let token = t.access_token(&svc, "demo-alice").await;
+    let d = Device::random(t.server.account_sid());
+    let r = t
+        .call(
+            Method::POST,
+            &format!("{}/Factors", ent(&svc, "demo-alice")),
+            Auth::Token(&token),
+            &[
+                ("FriendlyName", hostile),
+                ("FactorType", "push"),
+                ("Binding.PublicKey", &d.public_key_b64()),
+                ("Config.AppId", "app.countersign"),
+                ("Config.NotificationPlatform", "none"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+
+    let resp = t
+        .client
+        .get(t.url("/demo/api/factors?user=alice"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+    let raw = resp.text().await.unwrap();
+    for markup in ["<", ">", "&"] {
+        assert!(!raw.contains(markup), "{markup:?} in {raw}");
+    }
+    assert!(raw.contains(r"\u003cscript\u003e"), "{raw}");
+    let json: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(json["factors"][0]["friendly_name"], hostile);
+
+    // The page: no HTML built from strings, no inline handlers, and its one
+    // script and style run under a fresh nonce the CSP names.
+    let page = t.client.get(t.url("/demo")).send().await.unwrap();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    let html = page.text().await.unwrap();
+    for sink in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+    ] {
+        assert!(!html.contains(sink), "the page uses {sink}");
+    }
+    let lower = html.to_ascii_lowercase();
+    for handler in [
+        " onclick=",
+        " onload=",
+        " onerror=",
+        " oninput=",
+        "javascript:",
+    ] {
+        assert!(!lower.contains(handler), "the page has {handler}");
+    }
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap_or_else(|| panic!("no nonce in {csp}"));
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(lower.matches("<script").count(), 1);
+    assert!(html.contains(&format!(r#"<script nonce="{nonce}">"#)));
+    let again = t.client.get(t.url("/demo")).send().await.unwrap();
+    assert_ne!(
+        again.headers()["content-security-policy"].to_str().unwrap(),
+        csp,
+        "the nonce is per page"
     );
     t.server.shutdown().await;
 }

@@ -922,3 +922,90 @@ async fn notifications_for_fcm_factors() {
     );
     t.server.shutdown().await;
 }
+
+/// A device's list of challenges holds only its own factor's, whatever
+/// `FactorSid` it asks for: another factor's challenges on the same entity
+/// carry another device's sign-in details.
+#[tokio::test]
+async fn a_device_lists_only_its_own_factors_challenges() {
+    let t = start().await;
+    let svc = t.service("Lists").await;
+    let mine = t.enroll_push(&svc, ID).await;
+    let other = t.enroll_push(&svc, ID).await;
+    let sid_of = |r: Resp| r.json["sid"].as_str().unwrap().to_string();
+    let my_challenge = sid_of(t.push_challenge(&svc, ID, &mine.factor_sid).await);
+    let other_challenge = sid_of(t.push_challenge(&svc, ID, &other.factor_sid).await);
+    let list = format!("{}/Challenges", ent(&svc, ID));
+    let sids = |r: &Resp| -> Vec<String> {
+        assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+        r.json["challenges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["sid"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // The backend sees both.
+    let all = t.get(&list, &[]).await;
+    assert_eq!(sids(&all), [my_challenge.clone(), other_challenge.clone()]);
+    // The device sees its own, with or without a filter, and asking for
+    // the other factor's changes nothing.
+    for query in [
+        vec![],
+        vec![("Status", "pending")],
+        vec![("FactorSid", other.factor_sid.as_str())],
+        vec![("FactorSid", mine.factor_sid.as_str())],
+    ] {
+        let r = t.dev(&mine, Method::GET, &list, &query).await;
+        assert_eq!(
+            sids(&r),
+            std::slice::from_ref(&my_challenge),
+            "query {query:?}"
+        );
+    }
+    let r = t.dev(&other, Method::GET, &list, &[]).await;
+    assert_eq!(sids(&r), std::slice::from_ref(&other_challenge));
+    t.server.shutdown().await;
+}
+
+/// Device JWTs live at most 600 s (`exp - nbf`, as the SDKs send): a
+/// longer-lived one is refused like any bad device token (401/20003).
+#[tokio::test]
+async fn device_jwt_lifetime_is_capped() {
+    let t = start().await;
+    let svc = t.service("Lifetime").await;
+    let d = t.enroll_push(&svc, ID).await;
+    let path = format!("{}/Factors/{}", ent(&svc, ID), d.factor_sid);
+    let jwt = |nbf: i64, exp: i64| {
+        d.jws(
+            &format!(
+                r#"{{"cty":"twilio-pba;v=1","kid":"{}","typ":"JWT","alg":"ES256"}}"#,
+                d.credential_sid
+            ),
+            &format!(
+                r#"{{"sub":"{}","exp":{exp},"nbf":{nbf}}}"#,
+                t.server.account_sid()
+            ),
+        )
+    };
+    let n = now();
+    let as_device = |token: String| {
+        let t = &t;
+        let path = path.clone();
+        async move { t.call(Method::GET, &path, Auth::Token(&token), &[]).await }
+    };
+    assert_eq!(as_device(jwt(n, n + 600)).await.status, StatusCode::OK);
+    for (nbf, exp) in [
+        (n, n + 601),
+        (n, n + 3600),
+        (n - 3000, n + 3000),
+        (0, i64::MAX),
+        (n + 10, n),
+    ] {
+        let r = as_device(jwt(nbf, exp)).await;
+        assert_error(&r, 401, 20003);
+        assert!(r.headers.contains_key("date"));
+    }
+    t.server.shutdown().await;
+}

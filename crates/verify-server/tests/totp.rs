@@ -134,8 +134,10 @@ async fn totp_factor_lifecycle() {
     assert_eq!(w.status, StatusCode::OK);
     assert_eq!(w.json["status"], "unverified");
     assert!(w.json.get("binding").is_none());
+    // Skew 1 accepts the previous step's code. (Each code is accepted once,
+    // so the steps used below only move forward.)
     let ok = t
-        .post(&f, &[("AuthPayload", &code(secret, 6, 30, 0))])
+        .post(&f, &[("AuthPayload", &code(secret, 6, 30, -1))])
         .await;
     assert_eq!(ok.json["status"], "verified", "{}", ok.json);
 
@@ -168,9 +170,9 @@ async fn totp_factor_lifecycle() {
         .await;
     assert_eq!(w.status, StatusCode::OK);
     assert_eq!(w.json["status"], "pending");
-    // Skew 1 accepts the previous step's code.
+    // Skew 1 accepts the next step's code.
     let a = t
-        .post(&cp, &[("AuthPayload", &code(secret, 6, 30, -1))])
+        .post(&cp, &[("AuthPayload", &code(secret, 6, 30, 1))])
         .await;
     assert_eq!(a.json["status"], "approved", "{}", a.json);
     assert_error(
@@ -197,6 +199,102 @@ async fn totp_factor_lifecycle() {
         429,
         60308,
     );
+    t.server.shutdown().await;
+}
+
+/// RFC 6238 §5.2: a code is accepted once, and after it only a code of a
+/// later time step, across factor verification, one-shot and two-step
+/// challenges. A reused code is answered like a wrong one (PROTOCOL.md
+/// §5.2/5.3: 200, still unverified or pending).
+#[tokio::test]
+async fn a_totp_code_is_accepted_only_once() {
+    let t = start().await;
+    let svc = t.service("Replay").await;
+    let fpath = format!("{}/Factors", ent(&svc, ID));
+    let secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    // Skew 2: five steps are valid at once, room for several fresh codes.
+    let r = t
+        .post(
+            &fpath,
+            &[
+                ("FriendlyName", "replay"),
+                ("FactorType", "totp"),
+                ("Binding.Secret", secret),
+                ("Config.Skew", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let f = format!("{fpath}/{}", r.json["sid"].as_str().unwrap());
+    let sid = r.json["sid"].as_str().unwrap().to_string();
+    let cpath = format!("{}/Challenges", ent(&svc, ID));
+    let [previous, now, next, later] = [-1, 0, 1, 2].map(|o| code(secret, 6, 30, o));
+
+    // Factor verification uses up `now` (and everything before it).
+    let v = t.post(&f, &[("AuthPayload", &now)]).await;
+    assert_eq!(v.json["status"], "verified", "{}", v.json);
+
+    // One-shot challenges: the same code and an earlier one are refused
+    // like a wrong code; a later one is accepted, once.
+    for used in [&now, &previous] {
+        let c = t
+            .post(&cpath, &[("FactorSid", &sid), ("AuthPayload", used)])
+            .await;
+        assert_eq!(c.status, StatusCode::CREATED, "{}", c.json);
+        assert_eq!(
+            c.json["status"], "pending",
+            "a used code approved: {}",
+            c.json
+        );
+    }
+    let c = t
+        .post(&cpath, &[("FactorSid", &sid), ("AuthPayload", &next)])
+        .await;
+    assert_eq!(c.json["status"], "approved", "{}", c.json);
+    let c = t
+        .post(&cpath, &[("FactorSid", &sid), ("AuthPayload", &next)])
+        .await;
+    assert_eq!(c.json["status"], "pending", "a code was accepted twice");
+
+    // Two-step challenges: the same.
+    let pending = t.post(&cpath, &[("FactorSid", &sid)]).await;
+    let cp = format!("{cpath}/{}", pending.json["sid"].as_str().unwrap());
+    for used in [&next, &now] {
+        let a = t.post(&cp, &[("AuthPayload", used)]).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.json);
+        assert_eq!(
+            a.json["status"], "pending",
+            "a used code approved: {}",
+            a.json
+        );
+    }
+    let a = t.post(&cp, &[("AuthPayload", &later)]).await;
+    assert_eq!(a.json["status"], "approved", "{}", a.json);
+    let second = t.post(&cpath, &[("FactorSid", &sid)]).await;
+    let cp2 = format!("{cpath}/{}", second.json["sid"].as_str().unwrap());
+    let a = t.post(&cp2, &[("AuthPayload", &later)]).await;
+    assert_eq!(a.json["status"], "pending", "a code was accepted twice");
+
+    // The history is the factor's: another factor with the same secret (on
+    // another entity) still takes the code.
+    let other_id = "user-0004-replay";
+    let o = t
+        .post(
+            &format!("{}/Factors", ent(&svc, other_id)),
+            &[
+                ("FriendlyName", "other"),
+                ("FactorType", "totp"),
+                ("Binding.Secret", secret),
+            ],
+        )
+        .await;
+    let of = format!(
+        "{}/Factors/{}",
+        ent(&svc, other_id),
+        o.json["sid"].as_str().unwrap()
+    );
+    let v = t.post(&of, &[("AuthPayload", &now)]).await;
+    assert_eq!(v.json["status"], "verified", "{}", v.json);
     t.server.shutdown().await;
 }
 

@@ -165,9 +165,16 @@ async fn webhook_crud() {
     t.server.shutdown().await;
 }
 
+/// These receivers listen on loopback, which webhooks may reach only when
+/// private targets are allowed.
+async fn start_local() -> TestServer {
+    start_with(|c| c.allow_private_webhooks = true).await
+}
+
 #[tokio::test]
 async fn events_are_signed_and_retried() {
     let t = start_with(|c| {
+        c.allow_private_webhooks = true;
         c.webhook_retry = verify_server::RetryPolicy {
             max_attempts: 4,
             initial_backoff: Duration::from_millis(50),
@@ -300,7 +307,7 @@ async fn webhook(t: &TestServer, hooks: &str, name: &str, event_type: &str, url:
 /// must reach the very next event.
 #[tokio::test]
 async fn webhook_changes_reach_the_next_event() {
-    let t = start().await;
+    let t = start_local().await;
     let (url, mut rx, _) = receiver(0).await;
     let svc = t.service("Hooks").await;
     let hooks = format!("/v2/Services/{svc}/Webhooks");
@@ -349,6 +356,7 @@ async fn webhook_changes_reach_the_next_event() {
 #[tokio::test]
 async fn a_dead_receiver_never_blocks_requests() {
     let t = start_with(|c| {
+        c.allow_private_webhooks = true;
         c.webhook_retry = verify_server::RetryPolicy {
             max_attempts: 3,
             initial_backoff: Duration::from_secs(5),
@@ -369,5 +377,167 @@ async fn a_dead_receiver_never_blocks_requests() {
     let started = std::time::Instant::now();
     t.enroll_push(&svc, ID).await;
     assert!(started.elapsed() < Duration::from_secs(3));
+    t.server.shutdown().await;
+}
+
+/// Without `--allow-private-webhooks`, a webhook cannot reach into the
+/// server's own network: literal loopback and private addresses are refused
+/// on create and update, and a host name resolving to one is refused when
+/// the event is delivered.
+#[tokio::test]
+async fn private_webhook_targets_are_refused_by_default() {
+    let t = start().await;
+    let svc = t.service("Private").await;
+    let hooks = format!("/v2/Services/{svc}/Webhooks");
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://127.1/hook",
+        "https://[::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://10.0.0.7/hook",
+        "http://172.16.5.4/hook",
+        "http://192.168.1.1/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://0.0.0.0:80/hook",
+        "http://[fd00::1]/hook",
+        "http://[fe80::1]/hook",
+    ] {
+        let r = t
+            .post(
+                &hooks,
+                &[
+                    ("FriendlyName", "inside"),
+                    ("EventTypes", "*"),
+                    ("WebhookUrl", url),
+                ],
+            )
+            .await;
+        assert_error(&r, 400, 60306);
+    }
+    let public = webhook(&t, &hooks, "public", "*", "https://example.invalid/hook").await;
+    let r = t
+        .post(
+            &format!("{hooks}/{public}"),
+            &[("WebhookUrl", "http://192.168.0.1/hook")],
+        )
+        .await;
+    assert_error(&r, 400, 60306);
+
+    // A name that resolves to loopback passes creation but is never
+    // delivered to.
+    let (url, mut rx, state) = receiver(0).await;
+    let by_name = url.replace("127.0.0.1", "localhost");
+    webhook(&t, &hooks, "by name", "*", &by_name).await;
+    t.enroll_push(&svc, ID).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        rx.try_recv().is_err(),
+        "an event reached a loopback receiver"
+    );
+    assert_eq!(state.seen.load(Ordering::SeqCst), 0);
+    t.server.shutdown().await;
+
+    // The same receiver and name, with private targets allowed: delivered.
+    let t = start_local().await;
+    let svc = t.service("Allowed").await;
+    webhook(
+        &t,
+        &format!("/v2/Services/{svc}/Webhooks"),
+        "by name",
+        "factor.created",
+        &by_name,
+    )
+    .await;
+    t.enroll_push(&svc, ID).await;
+    let (_, ev) = next_event(&mut rx).await;
+    assert_eq!(param(&ev, "type"), "factor.created");
+    t.server.shutdown().await;
+}
+
+/// A receiver that holds every request until released.
+struct Stalled {
+    seen: AtomicUsize,
+    release: tokio::sync::Semaphore,
+}
+
+async fn stalled_hook(State(s): State<Arc<Stalled>>) -> AxStatus {
+    s.seen.fetch_add(1, Ordering::SeqCst);
+    let _ = s.release.acquire().await;
+    AxStatus::OK
+}
+
+/// Slow receivers cannot make webhook work grow without bound or slow the
+/// API down: deliveries in flight and queued events are capped, and events
+/// beyond the queue are dropped while every request still answers at once.
+#[tokio::test]
+async fn a_full_webhook_queue_drops_events_and_never_blocks() {
+    let t = start_with(|c| {
+        c.allow_private_webhooks = true;
+        c.webhooks = verify_server::WebhookLimits {
+            queue: 2,
+            concurrent_deliveries: 1,
+        };
+        c.webhook_retry = verify_server::RetryPolicy {
+            max_attempts: 1,
+            initial_backoff: Duration::from_millis(10),
+        };
+    })
+    .await;
+    let stalled = Arc::new(Stalled {
+        seen: AtomicUsize::new(0),
+        release: tokio::sync::Semaphore::new(0),
+    });
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(stalled_hook))
+        .with_state(stalled.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let svc = t.service("Flood").await;
+    let hooks = format!("/v2/Services/{svc}/Webhooks");
+    webhook(
+        &t,
+        &hooks,
+        "slow",
+        "factor.created",
+        &format!("http://{addr}/hook"),
+    )
+    .await;
+    const EVENTS: usize = 12;
+    for i in 0..EVENTS {
+        let started = std::time::Instant::now();
+        let r = t
+            .post(
+                &format!("{}/Factors", ent(&svc, ID)),
+                &[
+                    ("FriendlyName", &format!("code {i}")),
+                    ("FactorType", "totp"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "a request waited for the webhook queue"
+        );
+    }
+    // One delivery is stuck in the receiver; let everything through.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while stalled.seen.load(Ordering::SeqCst) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing was delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stalled.release.add_permits(EVENTS);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // In flight (1), waiting for a delivery slot (1), queued (2).
+    let delivered = stalled.seen.load(Ordering::SeqCst);
+    assert!(
+        (1..=4).contains(&delivered),
+        "{delivered} of {EVENTS} events were delivered; the rest should have been dropped"
+    );
     t.server.shutdown().await;
 }

@@ -16,7 +16,7 @@ use crate::form::{Form, Params, Query};
 use crate::jwt::UnverifiedJwt;
 use crate::model::{APPROVED, Challenge, DENIED, EXPIRED, Entity, Factor, PENDING, Service};
 use crate::pagination::Page;
-use crate::routes::factors::{string_map, totp_ok};
+use crate::routes::factors::{accept_totp_code, string_map};
 use crate::sid::{self, CHALLENGE, FACTOR};
 use crate::state::{AppState, SharedState};
 
@@ -106,6 +106,22 @@ fn check_creation_rate(conn: &Connection, factor: &Factor, now: i64) -> ApiResul
     }
 }
 
+/// 60312 once the entity has `limit` push challenges waiting for an answer
+/// (expired ones do not count, whether or not their expiry was stored yet).
+fn check_pending_limit(conn: &Connection, factor: &Factor, now: i64, limit: u32) -> ApiResult<()> {
+    let pending: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM challenges WHERE entity_sid = ?1 AND status = 'pending'
+               AND factor_type = 'push' AND expiration_date > ?2",
+        )?
+        .query_row(params![factor.entity_sid, now], |r| r.get(0))?;
+    if pending >= i64::from(limit) {
+        Err(ApiError::PendingChallengeLimit(limit))
+    } else {
+        Ok(())
+    }
+}
+
 pub async fn create(
     State(st): State<SharedState>,
     caller: Caller,
@@ -152,6 +168,14 @@ pub async fn create_challenge(
             if !factor.is_verified() {
                 return Err(ApiError::FactorUnverified);
             }
+            if factor.is_push() {
+                check_pending_limit(
+                    &tx,
+                    &factor,
+                    now,
+                    st2.limits.max_pending_push_challenges_per_entity,
+                )?;
+            }
             let (message, fields) = parse_details(&p, factor.is_push())?;
             let mut details = json!({"message": message, "fields": fields});
             if svc.settings.push_include_date && factor.is_push() {
@@ -170,7 +194,7 @@ pub async fn create_challenge(
                             "AuthPayload must be 3-8 characters".into(),
                         ));
                     }
-                    if totp_ok(&st2, &factor, code) {
+                    if accept_totp_code(&tx, &st2, &factor, code)? {
                         status = APPROVED.into();
                         responded = Some(now);
                     } else {
@@ -324,18 +348,24 @@ pub async fn list(
     Path((service_sid, identity)): Path<(String, String)>,
     Query(q): Query,
 ) -> ApiResult<Json> {
-    device_caller(&st, &caller, &service_sid, &identity).await?;
+    let device = device_caller(&st, &caller, &service_sid, &identity).await?;
     let page = Page::from_params(&q)?;
-    let factor_sid = q
+    let requested = q
         .get("FactorSid")
         .filter(|s| !s.is_empty())
         .map(str::to_string);
-    if factor_sid
+    if requested
         .as_deref()
         .is_some_and(|s| !sid::is_sid(s, FACTOR))
     {
         return Err(ApiError::InvalidRequest("FactorSid is malformed".into()));
     }
+    // A device sees only its own factor's challenges, whatever it asks for
+    // (as `fetch` does): others may carry another device's sign-in details.
+    let factor_sid = match device {
+        Some(f) => Some(f.sid),
+        None => requested,
+    };
     let status = match q.get("Status").filter(|s| !s.is_empty()) {
         None => None,
         Some(s @ (PENDING | EXPIRED | APPROVED | DENIED)) => Some(s.to_string()),
@@ -552,7 +582,7 @@ fn record_answer(
             if attempts >= i64::from(st.limits.max_totp_attempts) {
                 return Err(ApiError::ChallengeAttemptsReached);
             }
-            if totp_ok(st, factor, answer.totp_code) {
+            if accept_totp_code(&tx, st, factor, answer.totp_code)? {
                 APPROVED.to_string()
             } else {
                 tx.execute(

@@ -49,12 +49,33 @@ fn totp_params(config: &Value) -> totp::Params {
     }
 }
 
-/// Check a TOTP code for a factor at the server's current time.
-pub fn totp_ok(st: &AppState, factor: &Factor, code: &str) -> bool {
+/// Accept a TOTP code for a factor at the server's current time, once: the
+/// code must belong to a time step later than the last one accepted for
+/// this factor (RFC 6238 §5.2), which it then becomes. Run it inside the
+/// transaction that records what the code was accepted for, so two
+/// requests with the same code cannot both succeed and a rolled-back
+/// acceptance does not use the code up. A reused code is refused exactly
+/// like a wrong one.
+pub fn accept_totp_code(
+    conn: &Connection,
+    st: &AppState,
+    factor: &Factor,
+    code: &str,
+) -> ApiResult<bool> {
     let Ok(secret) = BASE32_NOPAD.decode(factor.binding.as_bytes()) else {
-        return false;
+        return Ok(false);
     };
-    totp::check(&secret, &totp_params(&factor.config), st.now(), code.trim())
+    let last: Option<i64> = conn
+        .prepare_cached("SELECT totp_last_step FROM factors WHERE sid = ?1")?
+        .query_row([&factor.sid], |r| r.get(0))?;
+    let after = last.and_then(|s| u64::try_from(s).ok());
+    let params = totp_params(&factor.config);
+    let Some(step) = totp::matching_step(&secret, &params, st.now(), code.trim(), after) else {
+        return Ok(false);
+    };
+    conn.prepare_cached("UPDATE factors SET totp_last_step = ?1 WHERE sid = ?2")?
+        .execute(params![i64::try_from(step).unwrap_or(i64::MAX), factor.sid])?;
+    Ok(true)
 }
 
 fn totp_config(p: &Params, svc: &Service, base: Option<&Value>) -> ApiResult<Value> {
@@ -470,7 +491,7 @@ pub async fn update(
                     {
                         return Err(ApiError::FactorAttemptsReached);
                     }
-                    if totp_ok(&st2, &f, payload) {
+                    if accept_totp_code(&tx, &st2, &f, payload)? {
                         f.status = VERIFIED.into();
                         f.failed_attempts = 0;
                     } else if !was_verified {

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::error::ApiError;
+use crate::form::BodyDeadline;
 use crate::state::SharedState;
 
 pub mod access_tokens;
@@ -76,8 +77,9 @@ pub fn router(st: SharedState) -> Router {
                 .post(webhooks::update)
                 .delete(webhooks::delete),
         )
-        .merge(crate::demo::router())
+        .merge(crate::demo::router(st.clone()))
         .fallback(not_found)
+        .layer(axum::Extension(BodyDeadline(st.body_timeout)))
         .layer(middleware::from_fn_with_state(st.clone(), finalize))
         .with_state(st)
 }

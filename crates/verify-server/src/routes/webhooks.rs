@@ -14,6 +14,7 @@ use crate::model::Service;
 use crate::pagination::Page;
 use crate::sid::{self, WEBHOOK};
 use crate::state::{AppState, SharedState};
+use crate::webhook_target::literal_refusal;
 use crate::webhooks::EVENT_TYPES;
 
 struct Webhook {
@@ -78,7 +79,8 @@ impl Webhook {
     }
 
     /// Apply form params; `creating` makes the core ones required.
-    fn apply(&mut self, p: &Params, creating: bool) -> ApiResult<()> {
+    /// `allow_private` accepts loopback and private literal addresses.
+    fn apply(&mut self, p: &Params, creating: bool, allow_private: bool) -> ApiResult<()> {
         let name = if creating {
             Some(p.required("FriendlyName", 64)?)
         } else {
@@ -107,6 +109,12 @@ impl Webhook {
         if let Some(u) = url {
             match reqwest::Url::parse(u) {
                 Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {
+                    if let Some(why) = literal_refusal(&parsed).filter(|_| !allow_private) {
+                        return Err(ApiError::InvalidRequest(format!(
+                            "WebhookUrl must not point at this server's network: {why} \
+                             (start the server with --allow-private-webhooks to allow it)"
+                        )));
+                    }
                     self.webhook_url = u.to_string();
                 }
                 _ => {
@@ -154,7 +162,7 @@ pub async fn create(
         date_created: now,
         date_updated: now,
     };
-    w.apply(&p, true)?;
+    w.apply(&p, true, st.allow_private_webhooks)?;
     let hooks = st.webhooks.clone();
     let w = st
         .db
@@ -231,11 +239,12 @@ pub async fn update(
     caller.require_backend()?;
     let now = st.now();
     let hooks = st.webhooks.clone();
+    let allow_private = st.allow_private_webhooks;
     let w = st
         .db
         .call(move |c| {
             let mut w = Webhook::load(c, &service_sid, &sid)?;
-            w.apply(&p, false)?;
+            w.apply(&p, false, allow_private)?;
             w.date_updated = now;
             c.execute(
                 "UPDATE webhooks SET friendly_name = ?1, event_types = ?2, status = ?3, version = ?4,
