@@ -250,11 +250,14 @@ async fn demo_is_off_without_flag() {
 #[tokio::test]
 async fn demo_refuses_cross_site_posts() {
     let t = start_with(|c| c.demo = true).await;
-    let token = page_token(&t).await;
     let origin = t.server.origin().to_string();
     let form = [("user", "mallory")];
     let enroll = "/demo/api/enroll";
     let refused = |r: Resp| assert_error(&r, 403, 20403);
+    // What a form on another site, or a script there, sends.
+    refused(demo_call(&t, Some("https://evil.example"), None, enroll, &form).await);
+    refused(demo_call(&t, None, None, enroll, &form).await);
+    let token = page_token(&t).await;
 
     // A foreign origin, even with a genuine token (a page that read it).
     for foreign in ["https://evil.example", "null", "http://127.0.0.1:1"] {
