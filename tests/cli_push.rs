@@ -150,6 +150,12 @@ async fn enroll_list_approve_deny_and_remove_from_the_cli() {
     let approved = run_cli(dir, &["push", "approve", &login]).await;
     assert!(approved.status.success(), "{}", stderr(&approved));
     assert_eq!(stdout(&approved).trim(), format!("approved\t{login}"));
+    // What was signed is what the terminal showed.
+    assert!(
+        stderr(&approved).starts_with(&format!("{login}: Log in from the CLI?")),
+        "{}",
+        stderr(&approved)
+    );
     assert_eq!(backend.status(&login).await, "approved");
 
     let denied = run_cli(dir, &["push", "deny", &wire, "--enrollment", &id]).await;

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use countersign_core::push::{
     ChallengeWatch, Decision, EnrollLink, Enrollment, HistoryEntry, PendingChallenge, PollPolicy,
-    PollReport, PollTrouble, PushManager, Visibility,
+    PollReport, PollTrouble, PushManager, ShownChallenge, Visibility,
 };
 use countersign_core::verify::Challenge;
 use serde::Serialize;
@@ -142,7 +142,7 @@ pub async fn push_answer(
     state: State<'_, AppState>,
     runtime: State<'_, PushRuntime>,
     enrollment_id: Uuid,
-    challenge_sid: String,
+    shown: ShownChallenge,
     approve: bool,
 ) -> CommandResult<Challenge> {
     let decision = if approve {
@@ -151,15 +151,11 @@ pub async fn push_answer(
         Decision::Deny
     };
     let manager = push_manager(&state)?;
-    let result = manager
-        .answer(enrollment_id, &challenge_sid, decision)
-        .await;
+    let result = manager.answer(enrollment_id, &shown, decision).await;
     // Answered, expired or gone: either way it leaves the list now, not at the next poll.
     {
         let mut pending = lock(&runtime.pending);
-        pending
-            .challenges
-            .retain(|c| c.challenge.sid != challenge_sid);
+        pending.challenges.retain(|c| c.challenge.sid != shown.sid);
         let _ = app.emit(CHALLENGES_EVENT, pending.clone());
     }
     Ok(result?)

@@ -8,7 +8,9 @@ use clap::{Args, Subcommand};
 use countersign_core::profile::Profile;
 use countersign_core::push::{
     Decision, EnrollLink, Enrollment, OldFactorFate, PushManager, ReplacementOutcome,
+    ShownChallenge,
 };
+use countersign_core::verify::Challenge;
 use countersign_core::{Error, Result};
 
 /// Environment variable naming the extra CA to trust (a local verify-server's `ca.pem`).
@@ -290,17 +292,43 @@ async fn answer(
     enrollment: Option<&str>,
     decision: Decision,
 ) -> Result<()> {
-    let challenge = match enrollment {
-        Some(query) => {
-            let enrollment = manager.find(query)?;
-            manager
-                .answer(enrollment.id, challenge_sid, decision)
-                .await?
-        }
-        None => manager.answer_any(challenge_sid, decision).await?,
-    };
+    let enrollment_id = enrollment.map(|query| manager.find(query)).transpose()?;
+    let (enrollment_id, found) = manager
+        .find_challenge(challenge_sid, enrollment_id.map(|e| e.id))
+        .await?;
+    // What is signed is what is printed here: the answer is refused if the server's copy
+    // changes in between. (One that is no longer pending is refused anyway.)
+    if found.is_pending() {
+        eprintln!("{}", describe_challenge(&found));
+    }
+    let challenge = manager
+        .answer(enrollment_id, &ShownChallenge::from(&found), decision)
+        .await?;
     println!("{}\t{}", challenge.status, challenge.sid);
     Ok(())
+}
+
+fn describe_challenge(challenge: &Challenge) -> String {
+    let mut text = format!(
+        "{}: {}",
+        challenge.sid,
+        one_line(&challenge.details.message)
+    );
+    for field in &challenge.details.fields {
+        text.push_str(&format!(
+            "\n  {}: {}",
+            one_line(&field.label),
+            one_line(&field.value)
+        ));
+    }
+    text
+}
+
+/// Server text on one line, without control characters that could rewrite the terminal.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 fn print_enrollment(e: &Enrollment) {

@@ -156,6 +156,20 @@ pub enum Error {
     #[error("the request cannot be answered: {0}")]
     ChallengeUnsignable(String),
 
+    /// The server's copy of the request is not the one the user saw (another request, or
+    /// changed details): nothing was signed.
+    #[error("this request changed since it was shown ({0}); nothing was signed, look at it again")]
+    ChallengeChanged(String),
+
+    /// The server answered with more than a Verify reply can reasonably be.
+    #[error("the server at {url} sent more than {limit_bytes} bytes; the reply was not read")]
+    ResponseTooLarge { url: String, limit_bytes: usize },
+
+    /// The server answered with a redirect, which a device never follows (it would resend
+    /// its credentials and its answer to another address).
+    #[error("the server at {url} redirected the request (HTTP {status}); it was not followed")]
+    Redirected { url: String, status: u16 },
+
     /// The server accepted the answer but the challenge shows another status afterwards.
     #[error("the answer was sent but the request still shows {status}")]
     ChallengeNotUpdated { status: String },
@@ -235,6 +249,9 @@ impl Error {
             Error::ChallengeVerificationFailed => "challenge_verification_failed",
             Error::ChallengeUnsignable(_) => "challenge_unsignable",
             Error::ChallengeNotUpdated { .. } => "challenge_not_updated",
+            Error::ChallengeChanged(_) => "challenge_changed",
+            Error::ResponseTooLarge { .. } => "response_too_large",
+            Error::Redirected { .. } => "redirected",
             Error::ImportUnrecognized(_) => "import_unrecognized",
             Error::ImportPasswordRequired { .. } => "import_password_required",
             Error::ImportWrongPassword { .. } => "import_wrong_password",

@@ -41,8 +41,9 @@ async fn approve_latency_on_loopback() {
             .await;
         if round % 2 == 0 {
             // fetch + checks + sign + POST + re-fetch: what the user waits for after a click.
+            let shown = server.shown("bench-user-01", &sid).await;
             let started = Instant::now();
-            let done = answer_challenge(&client, &factor, &sid, Decision::Approve)
+            let done = answer_challenge(&client, &factor, &shown, Decision::Approve)
                 .await
                 .expect("approved");
             full.push(started.elapsed());
@@ -51,7 +52,9 @@ async fn approve_latency_on_loopback() {
             // The challenge already fetched (as when it is on screen): sign + POST + re-fetch.
             let fetched = client.fetch_challenge(&factor, &sid).await.expect("fetch");
             let started = Instant::now();
-            check_answerable(&fetched, &factor.factor_sid, client.server_now()).expect("ok");
+            let shown = (&fetched.challenge).into();
+            check_answerable(&fetched, &shown, &factor.factor_sid, client.server_now())
+                .expect("ok");
             let jwt = factor
                 .key
                 .approval_jwt(

@@ -53,7 +53,11 @@ async fn enroll_approve_deny_rename_and_remove() {
     assert_eq!(list.challenges[0].challenge.sid, login);
     assert_eq!(list.challenges[0].enrollment_name, "Test desktop");
     let approved = push
-        .answer(enrollment.id, &login, Decision::Approve)
+        .answer(
+            enrollment.id,
+            &(&list.challenges[0].challenge).into(),
+            Decision::Approve,
+        )
         .await
         .expect("approved");
     assert_eq!(approved.status, "approved");
@@ -62,9 +66,13 @@ async fn enroll_approve_deny_rename_and_remove() {
     let wire = server
         .create_challenge(ALICE, &factor_sid, "Wire 100 EUR?", None)
         .await;
-    push.answer(enrollment.id, &wire, Decision::Deny)
-        .await
-        .expect("denied");
+    push.answer(
+        enrollment.id,
+        &server.shown(ALICE, &wire).await,
+        Decision::Deny,
+    )
+    .await
+    .expect("denied");
     assert_eq!(server.challenge(ALICE, &wire).await["status"], "denied");
     let history = push.history().expect("history");
     let status_of = |sid: &str| {
@@ -136,13 +144,19 @@ async fn several_enrollments_side_by_side() {
 
     // Bob's challenge through Alice's enrollment: not hers, not answered.
     let err = push
-        .answer(alice.id, &for_bob, Decision::Approve)
+        .answer(
+            alice.id,
+            &server.shown(BOB, &for_bob).await,
+            Decision::Approve,
+        )
         .await
         .expect_err("not hers");
     assert_eq!(err.code(), "challenge_not_found");
     // By SID alone, the owner is found.
+    let (owner, found) = push.find_challenge(&for_bob, None).await.expect("found");
+    assert_eq!(owner, bob.id);
     let approved = push
-        .answer_any(&for_bob, Decision::Approve)
+        .answer(owner, &(&found).into(), Decision::Approve)
         .await
         .expect("bob approves");
     assert_eq!(approved.factor_sid, bob.factor_sid.clone().expect("sid"));
@@ -226,7 +240,7 @@ async fn a_crash_between_enrollment_steps_is_finished_or_undone() {
     let sid = server
         .create_challenge(ALICE, &factor_sid, "After the crash?", None)
         .await;
-    push.answer(id, &sid, Decision::Approve)
+    push.answer(id, &server.shown(ALICE, &sid).await, Decision::Approve)
         .await
         .expect("approved");
 
@@ -386,9 +400,13 @@ async fn the_clock_offset_is_kept_with_the_enrollment() {
             None,
         )
         .await;
-    push.answer(enrollment.id, &sid, Decision::Approve)
-        .await
-        .expect("approved");
+    push.answer(
+        enrollment.id,
+        &server.shown(ALICE, &sid).await,
+        Decision::Approve,
+    )
+    .await
+    .expect("approved");
     assert_eq!(server.challenge(ALICE, &sid).await["status"], "approved");
     server.server.shutdown().await;
 }
@@ -421,7 +439,11 @@ async fn a_lost_or_replaced_key_is_reported_not_used() {
         .expect("put");
     let fresh = manager(profile.path()).await; // no cached key
     let err = fresh
-        .answer(enrollment.id, &sid, Decision::Approve)
+        .answer(
+            enrollment.id,
+            &server.shown(ALICE, &sid).await,
+            Decision::Approve,
+        )
         .await
         .expect_err("mismatch");
     assert_eq!(err.code(), "push_key_mismatch");
@@ -434,7 +456,11 @@ async fn a_lost_or_replaced_key_is_reported_not_used() {
         .expect("delete");
     let fresh = manager(profile.path()).await;
     let err = fresh
-        .answer(enrollment.id, &sid, Decision::Approve)
+        .answer(
+            enrollment.id,
+            &server.shown(ALICE, &sid).await,
+            Decision::Approve,
+        )
         .await
         .expect_err("missing");
     assert_eq!(err.code(), "push_key_missing");

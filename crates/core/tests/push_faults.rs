@@ -237,7 +237,11 @@ async fn server_errors_back_off_exponentially_and_polling_resumes() {
 
     device
         .push
-        .answer(device.enrollment.id, &sid, Decision::Approve)
+        .answer(
+            device.enrollment.id,
+            &(&found[0].challenge).into(),
+            Decision::Approve,
+        )
         .await
         .expect("approved");
     assert_eq!(server.challenge(ALICE, &sid).await["status"], "approved");
@@ -416,7 +420,11 @@ async fn a_stopped_server_is_reported_and_polling_resumes_when_it_is_back() {
     assert_eq!(report.failures, 0);
     device
         .push
-        .answer(device.enrollment.id, &sid, Decision::Deny)
+        .answer(
+            device.enrollment.id,
+            &(&found[0].challenge).into(),
+            Decision::Deny,
+        )
         .await
         .expect("denied");
     assert_eq!(server.challenge(ALICE, &sid).await["status"], "denied");

@@ -44,7 +44,7 @@ async fn approve_works(server: &Server, push: &PushManager, id: Uuid, factor_sid
     let sid = server
         .create_challenge(ALICE, factor_sid, "Log in?", None)
         .await;
-    push.answer(id, &sid, Decision::Approve)
+    push.answer(id, &server.shown(ALICE, &sid).await, Decision::Approve)
         .await
         .expect("approved");
     assert_eq!(server.challenge(ALICE, &sid).await["status"], "approved");

@@ -12,7 +12,7 @@ use countersign_core::Error;
 use countersign_core::push::Decision;
 use countersign_core::push::challenges::answer_challenge;
 use countersign_core::verify::ClientOptions;
-use push_common::{Stub, challenge_json, start_server, stub_factor};
+use push_common::{SIGNED_FIELDS, Stub, challenge_json, start_server, stub_factor, stub_shown};
 use serde_json::value::RawValue;
 
 const ALICE: &str = "alice-0001";
@@ -35,11 +35,11 @@ async fn approve_and_deny_reach_the_relying_party() {
     assert_eq!(sids, vec![second.as_str(), first.as_str()]);
     assert_eq!(pending[1].details.fields[0].value, "Lisbon, PT");
 
-    let approved = answer_challenge(&client, &factor, &first, Decision::Approve)
+    let approved = answer_challenge(&client, &factor, &(&pending[1]).into(), Decision::Approve)
         .await
         .expect("approved");
     assert_eq!(approved.status, "approved");
-    let denied = answer_challenge(&client, &factor, &second, Decision::Deny)
+    let denied = answer_challenge(&client, &factor, &(&pending[0]).into(), Decision::Deny)
         .await
         .expect("denied");
     assert_eq!(denied.status, "denied");
@@ -65,14 +65,24 @@ async fn an_answered_challenge_is_refused_by_the_client_and_by_the_server() {
         .create_challenge(ALICE, &factor.factor_sid, "Log in?", None)
         .await;
     let before = client.fetch_challenge(&factor, &sid).await.expect("fetch");
-    answer_challenge(&client, &factor, &sid, Decision::Approve)
-        .await
-        .expect("approved");
+    answer_challenge(
+        &client,
+        &factor,
+        &server.shown(ALICE, &sid).await,
+        Decision::Approve,
+    )
+    .await
+    .expect("approved");
 
     // Client side: the fetched status is no longer pending.
-    let err = answer_challenge(&client, &factor, &sid, Decision::Deny)
-        .await
-        .expect_err("already answered");
+    let err = answer_challenge(
+        &client,
+        &factor,
+        &server.shown(ALICE, &sid).await,
+        Decision::Deny,
+    )
+    .await
+    .expect_err("already answered");
     assert_eq!(err.code(), "challenge_already_answered");
     assert!(err.to_string().contains("approved"), "{err}");
 
@@ -106,9 +116,14 @@ async fn an_expired_challenge_is_refused_by_the_client_and_by_the_server() {
     assert_eq!(before.challenge.status, "pending");
     tokio::time::sleep(Duration::from_millis(3100)).await;
 
-    let err = answer_challenge(&client, &factor, &sid, Decision::Approve)
-        .await
-        .expect_err("expired");
+    let err = answer_challenge(
+        &client,
+        &factor,
+        &server.shown(ALICE, &sid).await,
+        Decision::Approve,
+    )
+    .await
+    .expect_err("expired");
     assert_eq!(err.code(), "challenge_expired");
 
     // Server side (60323): signed while it was pending, posted after expiry.
@@ -171,9 +186,14 @@ async fn another_factors_challenge_is_not_answered() {
         .create_challenge(ALICE, &other.factor_sid, "Log in?", None)
         .await;
     // verify-server does not even show it to another factor.
-    let err = answer_challenge(&client, &mine, &sid, Decision::Approve)
-        .await
-        .expect_err("not mine");
+    let err = answer_challenge(
+        &client,
+        &mine,
+        &server.shown(ALICE, &sid).await,
+        Decision::Approve,
+    )
+    .await
+    .expect_err("not mine");
     assert_eq!(err.code(), "challenge_not_found");
     assert_eq!(server.challenge(ALICE, &sid).await["status"], "pending");
     server.server.shutdown().await;
@@ -183,7 +203,7 @@ async fn another_factors_challenge_is_not_answered() {
         if method == Method::GET {
             (
                 StatusCode::OK,
-                vec![("Twilio-Verify-Signature-Fields", "sid,factor_sid".into())],
+                vec![("Twilio-Verify-Signature-Fields", SIGNED_FIELDS.into())],
                 challenge_json("YC11111111111111111111111111111111", "YFother", "pending"),
             )
         } else {
@@ -195,7 +215,7 @@ async fn another_factors_challenge_is_not_answered() {
     let err = answer_challenge(
         &client,
         &stub_factor("YFmine"),
-        "YC11111111111111111111111111111111",
+        &stub_shown("YC11111111111111111111111111111111"),
         Decision::Approve,
     )
     .await
@@ -218,9 +238,14 @@ async fn a_server_clock_one_hour_ahead_is_learnt_from_date() {
     let sid = server
         .create_challenge(ALICE, &factor.factor_sid, "Log in?", None)
         .await;
-    answer_challenge(&client, &factor, &sid, Decision::Approve)
-        .await
-        .expect("approved with the corrected clock");
+    answer_challenge(
+        &client,
+        &factor,
+        &server.shown(ALICE, &sid).await,
+        Decision::Approve,
+    )
+    .await
+    .expect("approved with the corrected clock");
     assert_eq!(server.challenge(ALICE, &sid).await["status"], "approved");
     server.server.shutdown().await;
 }
@@ -306,10 +331,7 @@ async fn server_errors_retry_reads_and_confirm_writes_by_refetching() {
 
     // The approval POST answers 500 but landed: the re-fetch shows it approved.
     let stub = Stub::start(|method, _path, n| {
-        let fields = vec![(
-            "Twilio-Verify-Signature-Fields",
-            "sid,factor_sid".to_string(),
-        )];
+        let fields = vec![("Twilio-Verify-Signature-Fields", SIGNED_FIELDS.to_string())];
         match (method.as_str(), n) {
             ("GET", 0) => (
                 StatusCode::OK,
@@ -326,9 +348,14 @@ async fn server_errors_retry_reads_and_confirm_writes_by_refetching() {
     })
     .await;
     let client = stub.client(ClientOptions::default());
-    let challenge = answer_challenge(&client, &stub_factor("YFmine"), "YC1", Decision::Approve)
-        .await
-        .expect("confirmed by re-fetch");
+    let challenge = answer_challenge(
+        &client,
+        &stub_factor("YFmine"),
+        &stub_shown("YC1"),
+        Decision::Approve,
+    )
+    .await
+    .expect("confirmed by re-fetch");
     assert_eq!(challenge.status, "approved");
     let posts: Vec<_> = stub
         .seen()
@@ -345,10 +372,7 @@ async fn server_errors_retry_reads_and_confirm_writes_by_refetching() {
 
     // ...and when it did not land, the 500 is reported.
     let stub = Stub::start(|method, _path, _n| {
-        let fields = vec![(
-            "Twilio-Verify-Signature-Fields",
-            "sid,factor_sid".to_string(),
-        )];
+        let fields = vec![("Twilio-Verify-Signature-Fields", SIGNED_FIELDS.to_string())];
         match method.as_str() {
             "GET" => (
                 StatusCode::OK,
@@ -360,7 +384,14 @@ async fn server_errors_retry_reads_and_confirm_writes_by_refetching() {
     })
     .await;
     let client = stub.client(ClientOptions::default());
-    match answer_challenge(&client, &stub_factor("YFmine"), "YC1", Decision::Approve).await {
+    match answer_challenge(
+        &client,
+        &stub_factor("YFmine"),
+        &stub_shown("YC1"),
+        Decision::Approve,
+    )
+    .await
+    {
         Err(Error::Api { status: 500, .. }) => {}
         other => panic!("expected the 500, got {other:?}"),
     }
@@ -452,4 +483,144 @@ async fn transport_failures_have_distinct_codes() {
         "{err}"
     );
     server.server.shutdown().await;
+}
+
+/// What a lying server answers the approval's fetch with, and the refusal it must get.
+struct Lie {
+    what: &'static str,
+    body: String,
+    signature_fields: &'static str,
+    code: &'static str,
+}
+
+#[tokio::test]
+async fn a_lying_server_gets_no_signature() {
+    let honest = challenge_json("YC1", "YFmine", "pending");
+    let lies = [
+        Lie {
+            what: "another pending request swapped in",
+            body: challenge_json("YC2", "YFmine", "pending"),
+            signature_fields: SIGNED_FIELDS,
+            code: "challenge_changed",
+        },
+        Lie {
+            what: "the message rewritten after it was shown",
+            body: honest.replace("Log in?", "Wire 9000 EUR to M. Mallory?"),
+            signature_fields: SIGNED_FIELDS,
+            code: "challenge_changed",
+        },
+        Lie {
+            what: "a field added after it was shown",
+            body: honest.replace(
+                r#""fields":[]"#,
+                r#""fields":[{"label":"Amount","value":"9000 EUR"}]"#,
+            ),
+            signature_fields: SIGNED_FIELDS,
+            code: "challenge_changed",
+        },
+        Lie {
+            what: "details left out of the signed fields",
+            body: honest.clone(),
+            signature_fields: "sid,factor_sid,expiration_date,status",
+            code: "challenge_unsignable",
+        },
+        Lie {
+            what: "only the status signed",
+            body: honest.clone(),
+            signature_fields: "status",
+            code: "challenge_unsignable",
+        },
+    ];
+    for lie in lies {
+        let (body, fields) = (lie.body.clone(), lie.signature_fields);
+        let stub = Stub::start(move |method, _path, _n| {
+            if method == Method::GET {
+                (
+                    StatusCode::OK,
+                    vec![("Twilio-Verify-Signature-Fields", fields.to_string())],
+                    body.clone(),
+                )
+            } else {
+                (StatusCode::OK, vec![], "{}".into())
+            }
+        })
+        .await;
+        let client = stub.client(ClientOptions::default());
+        let err = answer_challenge(
+            &client,
+            &stub_factor("YFmine"),
+            &stub_shown("YC1"),
+            Decision::Approve,
+        )
+        .await
+        .expect_err(lie.what);
+        assert_eq!(err.code(), lie.code, "{}: {err}", lie.what);
+        assert!(
+            stub.seen().iter().all(|s| s.method == Method::GET),
+            "{}: nothing may be posted",
+            lie.what
+        );
+        stub.stop();
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_reply_is_refused_unread() {
+    let stub = Stub::start(|_method, _path, _n| {
+        let huge = format!(r#"{{"challenges":[],"padding":"{}"}}"#, "x".repeat(2 << 20));
+        (StatusCode::OK, vec![], huge)
+    })
+    .await;
+    let client = stub.client(ClientOptions::default());
+    let err = client
+        .fetch_challenge(&stub_factor("YFmine"), "YC1")
+        .await
+        .expect_err("too large");
+    assert_eq!(err.code(), "response_too_large");
+    assert!(err.to_string().contains("1048576"), "{err}");
+    stub.stop();
+}
+
+#[tokio::test]
+async fn redirects_are_never_followed() {
+    let stub = Stub::start(|method, path, _n| {
+        if path.contains("elsewhere") {
+            return (StatusCode::OK, vec![], "{}".into());
+        }
+        if method == Method::GET {
+            return (
+                StatusCode::OK,
+                vec![("Twilio-Verify-Signature-Fields", SIGNED_FIELDS.into())],
+                challenge_json("YC1", "YFmine", "pending"),
+            );
+        }
+        (
+            StatusCode::TEMPORARY_REDIRECT,
+            vec![("Location", "/elsewhere".to_string())],
+            String::new(),
+        )
+    })
+    .await;
+    let client = stub.client(ClientOptions::default());
+    let err = answer_challenge(
+        &client,
+        &stub_factor("YFmine"),
+        &stub_shown("YC1"),
+        Decision::Approve,
+    )
+    .await
+    .expect_err("redirected");
+    assert_eq!(err.code(), "redirected");
+    let seen = stub.seen();
+    assert_eq!(
+        seen.iter().filter(|s| s.method == Method::POST).count(),
+        1,
+        "the answer is sent once, to the server it was meant for"
+    );
+    assert!(
+        seen.iter().all(|s| !s.path.contains("elsewhere")),
+        "{:?}",
+        seen.iter().map(|s| &s.path).collect::<Vec<_>>()
+    );
+    stub.stop();
 }

@@ -8,6 +8,7 @@ import type {
   AppError,
   AppStatus,
   Challenge,
+  ShownChallenge,
   Code,
   CodesView,
   Enrollment,
@@ -78,8 +79,8 @@ export const api = {
   pushRemove: (id: string) => call<void>("push_remove", { id }),
   pushPending: () => call<PendingView>("push_pending"),
   pushHistory: () => call<HistoryEntry[]>("push_history"),
-  pushAnswer: (enrollmentId: string, challengeSid: string, approve: boolean) =>
-    call<Challenge>("push_answer", { enrollmentId, challengeSid, approve }),
+  pushAnswer: (enrollmentId: string, shown: ShownChallenge, approve: boolean) =>
+    call<Challenge>("push_answer", { enrollmentId, shown, approve }),
   pushSetVisible: (visible: boolean) => call<void>("push_set_visible", { visible }),
   pushTakeLink: () => call<string | null>("push_take_link"),
   onPending: (handler: (view: PendingView) => void): Promise<UnlistenFn> =>

@@ -67,7 +67,19 @@ export interface Challenge {
   status: string;
   date_created: string;
   expiration_date: string;
-  details: { message: string; fields: ChallengeField[] };
+  details: ChallengeDetails;
+}
+
+export interface ChallengeDetails {
+  message: string;
+  fields: ChallengeField[];
+  date?: string | null;
+}
+
+/** The request as the window showed it; the core signs only a challenge that still matches. */
+export interface ShownChallenge {
+  sid: string;
+  details: ChallengeDetails;
 }
 
 export interface PendingChallenge {

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
@@ -11,7 +11,7 @@ use crate::push::PushManager;
 use crate::push::enroll::is_transient;
 use crate::push::store::{Enrollment, HistoryEntry};
 use crate::verify::client::local_now;
-use crate::verify::device::{Challenge, FetchedChallenge};
+use crate::verify::device::{Challenge, ChallengeDetails, FetchedChallenge};
 use crate::verify::{DeviceFactor, VerifyClient};
 
 /// The user's answer.
@@ -28,6 +28,28 @@ impl Decision {
         match self {
             Decision::Approve => "approved",
             Decision::Deny => "denied",
+        }
+    }
+}
+
+/// Fields the server must ask us to sign: together they name the request, what it says,
+/// how long it stands and the answer, so a signature cannot be replayed onto another one.
+pub const REQUIRED_SIGNED_FIELDS: [&str; 5] =
+    ["sid", "factor_sid", "details", "expiration_date", "status"];
+
+/// A request as the user saw it, in the window or a notification. An answer signs only a
+/// challenge that the server, asked again, still describes exactly like this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShownChallenge {
+    pub sid: String,
+    pub details: ChallengeDetails,
+}
+
+impl From<&Challenge> for ShownChallenge {
+    fn from(challenge: &Challenge) -> Self {
+        ShownChallenge {
+            sid: challenge.sid.clone(),
+            details: challenge.details.clone(),
         }
     }
 }
@@ -121,14 +143,15 @@ impl PushManager {
         Ok(challenges)
     }
 
-    /// Approves or denies a challenge for an enrollment and returns it as the server shows
-    /// it afterwards.
+    /// Approves or denies a challenge the user was shown, for an enrollment, and returns it
+    /// as the server shows it afterwards.
     pub async fn answer(
         &self,
         enrollment_id: Uuid,
-        challenge_sid: &str,
+        shown: &ShownChallenge,
         decision: Decision,
     ) -> Result<Challenge> {
+        let challenge_sid = shown.sid.as_str();
         let enrollment = self.store.load()?.get(enrollment_id)?.clone();
         if !enrollment.is_verified() {
             return Err(Error::EnrollmentIncomplete(
@@ -140,7 +163,7 @@ impl PushManager {
             .await
             .inspect_err(|e| self.note_failure(&enrollment, e))?;
         let client = self.client(&enrollment.server)?;
-        let result = answer_challenge(&client, &factor, challenge_sid, decision).await;
+        let result = answer_challenge(&client, &factor, shown, decision).await;
         self.persist_clock_offset(&enrollment.server, &client)?;
         if let Err(e) = &result {
             self.note_failure(&enrollment, e);
@@ -162,16 +185,34 @@ impl PushManager {
         result
     }
 
-    /// Answers a challenge with whichever verified enrollment it belongs to (for callers
-    /// that only have the challenge SID, like the CLI).
-    pub async fn answer_any(&self, challenge_sid: &str, decision: Decision) -> Result<Challenge> {
+    /// Finds a challenge by SID among the verified enrollments (or in one), as its server
+    /// shows it now: for callers that only have the SID, like the CLI, which prints what it
+    /// is about to answer.
+    pub async fn find_challenge(
+        &self,
+        challenge_sid: &str,
+        enrollment_id: Option<Uuid>,
+    ) -> Result<(Uuid, Challenge)> {
         let mut last = Error::ChallengeNotFound(challenge_sid.to_string());
-        for enrollment in self.enrollments()?.into_iter().filter(|e| e.is_verified()) {
-            match self.answer(enrollment.id, challenge_sid, decision).await {
-                Err(e @ (Error::ChallengeNotFound(_) | Error::ChallengeWrongFactor(_))) => {
-                    last = e;
+        let candidates = self
+            .enrollments()?
+            .into_iter()
+            .filter(|e| e.is_verified() && enrollment_id.is_none_or(|id| id == e.id));
+        for enrollment in candidates {
+            let factor = self
+                .device_factor(&enrollment)
+                .await
+                .inspect_err(|e| self.note_failure(&enrollment, e))?;
+            let client = self.client(&enrollment.server)?;
+            let result = client.fetch_challenge(&factor, challenge_sid).await;
+            self.persist_clock_offset(&enrollment.server, &client)?;
+            match result {
+                Ok(fetched) if fetched.challenge.factor_sid == factor.factor_sid => {
+                    return Ok((enrollment.id, fetched.challenge));
                 }
-                other => return other,
+                Ok(_) => last = Error::ChallengeNotFound(challenge_sid.to_string()),
+                Err(e @ Error::ChallengeNotFound(_)) => last = e,
+                Err(e) => return Err(e),
             }
         }
         Err(last)
@@ -254,15 +295,16 @@ fn history_entry(
     }
 }
 
-/// §4.5.1 steps 1–6 for one factor.
+/// §4.5.1 steps 1–6 for one factor, signing only what `shown` says.
 pub async fn answer_challenge(
     client: &VerifyClient,
     factor: &DeviceFactor,
-    challenge_sid: &str,
+    shown: &ShownChallenge,
     decision: Decision,
 ) -> Result<Challenge> {
+    let challenge_sid = shown.sid.as_str();
     let fetched = client.fetch_challenge(factor, challenge_sid).await?;
-    check_answerable(&fetched, &factor.factor_sid, client.server_now())?;
+    check_answerable(&fetched, shown, &factor.factor_sid, client.server_now())?;
     let signature_fields = fetched.signature_fields.as_deref().unwrap_or_default();
     let auth_payload =
         factor
@@ -300,13 +342,20 @@ pub async fn answer_challenge(
     Ok(after.challenge)
 }
 
-/// The client-side refusals of §4.5.1 step 2.
+/// The client-side refusals of §4.5.1 step 2, and the binding to what the user saw: the
+/// same request, the same details, and a signature that covers them.
 pub fn check_answerable(
     fetched: &FetchedChallenge,
+    shown: &ShownChallenge,
     factor_sid: &str,
     server_now: i64,
 ) -> Result<()> {
     let challenge = &fetched.challenge;
+    if challenge.sid != shown.sid {
+        return Err(Error::ChallengeChanged(
+            "the server answered with another request".into(),
+        ));
+    }
     if challenge.factor_sid != factor_sid {
         return Err(Error::ChallengeWrongFactor(challenge.sid.clone()));
     }
@@ -321,14 +370,30 @@ pub fn check_answerable(
     if challenge.expires_at().is_some_and(|at| at <= server_now) {
         return Err(Error::ChallengeExpired);
     }
-    if fetched
+    if challenge.details != shown.details {
+        return Err(Error::ChallengeChanged(
+            "its details differ from what was shown".into(),
+        ));
+    }
+    let Some(listed) = fetched
         .signature_fields
         .as_deref()
-        .is_none_or(str::is_empty)
-    {
+        .filter(|fields| !fields.is_empty())
+    else {
         return Err(Error::ChallengeUnsignable(
             "the server did not say which fields to sign".into(),
         ));
+    };
+    let listed: HashSet<&str> = listed.split(',').collect();
+    let unsigned: Vec<&str> = REQUIRED_SIGNED_FIELDS
+        .into_iter()
+        .filter(|field| !listed.contains(field))
+        .collect();
+    if !unsigned.is_empty() {
+        return Err(Error::ChallengeUnsignable(format!(
+            "the server does not ask to sign {}, so the answer would not be bound to this request",
+            unsigned.join(", ")
+        )));
     }
     Ok(())
 }
@@ -337,15 +402,18 @@ pub fn check_answerable(
 mod tests {
     use super::*;
 
-    fn fetched(
+    const ALL_FIELDS: &str = "sid,factor_sid,details,expiration_date,status";
+
+    fn fetched_with(
+        sid: &str,
         factor_sid: &str,
         status: &str,
-        expires: &str,
+        message: &str,
         fields: Option<&str>,
     ) -> FetchedChallenge {
         let body = format!(
-            r#"{{"sid":"YC1","factor_sid":"{factor_sid}","status":"{status}","date_created":"2026-01-01T00:00:00Z",
-                "expiration_date":"{expires}","details":{{"message":"Log in?","fields":[]}}}}"#
+            r#"{{"sid":"{sid}","factor_sid":"{factor_sid}","status":"{status}","date_created":"2026-01-01T00:00:00Z",
+                "expiration_date":"2026-01-01T00:05:00Z","details":{{"message":"{message}","fields":[{{"label":"From","value":"Paris"}}]}}}}"#
         );
         FetchedChallenge {
             challenge: serde_json::from_str(&body).unwrap(),
@@ -354,62 +422,117 @@ mod tests {
         }
     }
 
+    fn fetched(factor_sid: &str, status: &str, fields: Option<&str>) -> FetchedChallenge {
+        fetched_with("YC1", factor_sid, status, "Log in?", fields)
+    }
+
+    fn shown() -> ShownChallenge {
+        (&fetched("YF1", "pending", None).challenge).into()
+    }
+
     // 2026-01-01T00:05:00Z
     const EXPIRES: i64 = 1_767_225_900;
 
     #[test]
-    fn a_pending_challenge_of_this_factor_is_answerable() {
+    fn a_pending_challenge_of_this_factor_as_shown_is_answerable() {
+        let f = fetched("YF1", "pending", Some(ALL_FIELDS));
+        assert!(check_answerable(&f, &shown(), "YF1", EXPIRES - 1).is_ok());
+        // Extra fields are fine; order does not matter.
         let f = fetched(
             "YF1",
             "pending",
-            "2026-01-01T00:05:00Z",
-            Some("sid,factor_sid"),
+            Some("status,hidden_details,details,expiration_date,factor_sid,sid"),
         );
-        assert!(check_answerable(&f, "YF1", EXPIRES - 1).is_ok());
+        assert!(check_answerable(&f, &shown(), "YF1", EXPIRES - 1).is_ok());
     }
 
     #[test]
     fn refusals_have_distinct_codes() {
         let cases = [
             (
-                fetched("YF2", "pending", "2026-01-01T00:05:00Z", Some("sid")),
+                fetched("YF2", "pending", Some(ALL_FIELDS)),
                 EXPIRES - 1,
                 "challenge_wrong_factor",
             ),
             (
-                fetched("YF1", "expired", "2026-01-01T00:05:00Z", Some("sid")),
+                fetched("YF1", "expired", Some(ALL_FIELDS)),
                 EXPIRES - 1,
                 "challenge_expired",
             ),
             (
-                fetched("YF1", "pending", "2026-01-01T00:05:00Z", Some("sid")),
+                fetched("YF1", "pending", Some(ALL_FIELDS)),
                 EXPIRES,
                 "challenge_expired",
             ),
             (
-                fetched("YF1", "approved", "2026-01-01T00:05:00Z", None),
+                fetched("YF1", "approved", None),
                 EXPIRES - 1,
                 "challenge_already_answered",
             ),
             (
-                fetched("YF1", "denied", "2026-01-01T00:05:00Z", None),
+                fetched("YF1", "denied", None),
                 EXPIRES - 1,
                 "challenge_already_answered",
             ),
             (
-                fetched("YF1", "pending", "2026-01-01T00:05:00Z", None),
+                fetched("YF1", "pending", None),
                 EXPIRES - 1,
                 "challenge_unsignable",
             ),
             (
-                fetched("YF1", "pending", "2026-01-01T00:05:00Z", Some("")),
+                fetched("YF1", "pending", Some("")),
                 EXPIRES - 1,
                 "challenge_unsignable",
             ),
         ];
         for (f, now, code) in cases {
-            assert_eq!(check_answerable(&f, "YF1", now).unwrap_err().code(), code);
+            assert_eq!(
+                check_answerable(&f, &shown(), "YF1", now)
+                    .unwrap_err()
+                    .code(),
+                code
+            );
         }
+    }
+
+    #[test]
+    fn another_request_or_changed_details_are_refused() {
+        let swapped = fetched_with("YC2", "YF1", "pending", "Log in?", Some(ALL_FIELDS));
+        let err = check_answerable(&swapped, &shown(), "YF1", EXPIRES - 1).unwrap_err();
+        assert_eq!(err.code(), "challenge_changed");
+        assert!(err.to_string().contains("another request"), "{err}");
+
+        for message in ["Log in? ", "log in?", "Wire 9000 EUR?"] {
+            let altered = fetched_with("YC1", "YF1", "pending", message, Some(ALL_FIELDS));
+            let err = check_answerable(&altered, &shown(), "YF1", EXPIRES - 1).unwrap_err();
+            assert_eq!(err.code(), "challenge_changed", "{message:?}");
+        }
+        let mut other_field = shown();
+        other_field.details.fields[0].value = "Paris ".into();
+        let f = fetched("YF1", "pending", Some(ALL_FIELDS));
+        let err = check_answerable(&f, &other_field, "YF1", EXPIRES - 1).unwrap_err();
+        assert_eq!(err.code(), "challenge_changed");
+    }
+
+    #[test]
+    fn a_field_list_that_leaves_out_what_binds_the_answer_is_refused() {
+        for field in REQUIRED_SIGNED_FIELDS {
+            let trimmed: Vec<&str> = REQUIRED_SIGNED_FIELDS
+                .into_iter()
+                .filter(|f| *f != field)
+                .collect();
+            let f = fetched("YF1", "pending", Some(&trimmed.join(",")));
+            let err = check_answerable(&f, &shown(), "YF1", EXPIRES - 1).unwrap_err();
+            assert_eq!(err.code(), "challenge_unsignable", "{field}");
+            assert!(err.to_string().contains(field), "{err}");
+        }
+        // Spaces are not trimmed by the SDKs, so " details" is not "details".
+        let f = fetched(
+            "YF1",
+            "pending",
+            Some("sid,factor_sid, details,expiration_date,status"),
+        );
+        assert!(check_answerable(&f, &shown(), "YF1", EXPIRES - 1).is_err());
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub mod reenroll;
 pub mod store;
 pub mod watch;
 
-pub use challenges::{ChallengeList, Decision, PendingChallenge};
+pub use challenges::{ChallengeList, Decision, PendingChallenge, ShownChallenge};
 pub use enroll::{PendingEnrollment, ResumeReport};
 pub use health::{FactorHealth, FactorProblem, HealthAction, HealthReport};
 pub use link::EnrollLink;

@@ -26,12 +26,18 @@ use crate::verify::jwt::{PushKey, basic_header};
 
 pub const TWILIO_BASE_URL: &str = "https://verify.twilio.com/v2/";
 
+/// Largest reply body read from a Verify server. Real replies are a few KiB (a page of 50
+/// challenges is far below 100 KiB); anything bigger is refused rather than buffered.
+pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
 /// Where a Verify server is and how to trust it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ServerConfig {
     /// Base URL ending in `/v2/`.
     pub base_url: Url,
     /// PEM of an extra CA to trust (a local server's own CA), on top of the system roots.
+    /// Only ever set for a loopback server: a public host is trusted through the system
+    /// roots alone, so a development CA can never vouch for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_ca_pem: Option<String>,
 }
@@ -74,6 +80,9 @@ impl ServerConfig {
                 )));
             }
         }
+        // The CA a local verify-server hands out is for that server only; it is dropped
+        // here so it is never stored with, or used for, an enrollment on a public host.
+        let extra_ca_pem = extra_ca_pem.filter(|_| is_loopback(&base_url));
         Ok(ServerConfig {
             base_url,
             extra_ca_pem,
@@ -277,8 +286,17 @@ impl VerifyClient {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(options.connect_timeout)
             .timeout(options.request_timeout)
+            // A redirected POST (307/308) would resend the device's credentials and its
+            // signed answer to wherever the server points; Verify never redirects.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(user_agent());
-        if let Some(pem) = &config.extra_ca_pem {
+        // Configurations saved by older versions may pair a public host with a CA: the CA
+        // is ignored for anything but loopback, as `ServerConfig::new` does.
+        if let Some(pem) = config
+            .extra_ca_pem
+            .as_ref()
+            .filter(|_| is_loopback(&config.base_url))
+        {
             let cert = reqwest::Certificate::from_pem(pem.as_bytes())
                 .map_err(|e| Error::InvalidServerConfig(format!("extra CA certificate: {e}")))?;
             builder = builder.add_root_certificate(cert);
@@ -369,6 +387,12 @@ impl VerifyClient {
                 .map_err(|e| transport_error(&shown_url, &e))?;
             let status = response.status();
             let headers = response.headers().clone();
+            if status.is_redirection() {
+                return Err(Error::Redirected {
+                    url: shown_url,
+                    status: status.as_u16(),
+                });
+            }
 
             if status == StatusCode::UNAUTHORIZED
                 && !clock_retried
@@ -414,11 +438,7 @@ impl VerifyClient {
                 tokio::time::sleep(self.options.server_error_backoff).await;
                 continue;
             }
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| transport_error(&shown_url, &e))?
-                .to_vec();
+            let body = read_capped_body(response, &shown_url).await?;
             return Ok(RawResponse {
                 status,
                 headers,
@@ -439,6 +459,32 @@ impl VerifyClient {
         }
         Ok(url)
     }
+}
+
+/// The body, refused as soon as it is known to exceed [`MAX_RESPONSE_BYTES`].
+async fn read_capped_body(mut response: reqwest::Response, url: &str) -> Result<Vec<u8>> {
+    let too_large = || Error::ResponseTooLarge {
+        url: url.to_string(),
+        limit_bytes: MAX_RESPONSE_BYTES,
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport_error(url, &e))?
+    {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Everything but RFC 3986 unreserved characters is escaped, space as `%20` and `+` as
@@ -546,6 +592,28 @@ mod tests {
         assert!(ServerConfig::new("http://localhost/v2", None).is_ok());
         let err = ServerConfig::new("http://example.com/v2/", None).expect_err("refused");
         assert_eq!(err.code(), "invalid_server_config");
+    }
+
+    #[test]
+    fn an_extra_ca_is_kept_only_for_loopback_servers() {
+        let pem = Some("-----BEGIN CERTIFICATE-----".to_string());
+        for local in [
+            "https://127.0.0.1:8443/v2/",
+            "https://localhost:8443/v2/",
+            "https://[::1]:8443/v2/",
+        ] {
+            let config = ServerConfig::new(local, pem.clone()).expect(local);
+            assert_eq!(config.extra_ca_pem, pem, "{local}");
+        }
+        for public in [
+            "https://verify.twilio.com/v2/",
+            "https://localhost.example.com/v2/",
+            "https://127.0.0.1.nip.io/v2/",
+            "https://10.0.0.5/v2/",
+        ] {
+            let config = ServerConfig::new(public, pem.clone()).expect(public);
+            assert_eq!(config.extra_ca_pem, None, "{public}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use countersign_core::keychain::{SecretKind, SecretStore};
 use countersign_core::profile::Profile;
-use countersign_core::push::{EnrollLink, PushManager};
+use countersign_core::push::{EnrollLink, PushManager, ShownChallenge};
 use countersign_core::store::AccountStore;
 use countersign_core::verify::client::Request as ApiRequest;
 use countersign_core::verify::{Credentials, DeviceFactor, PushKey, ServerConfig, VerifyClient};
@@ -230,6 +230,15 @@ impl Server {
         body
     }
 
+    /// A challenge as the window would show it: the details the server holds for it.
+    pub async fn shown(&self, identity: &str, sid: &str) -> ShownChallenge {
+        let body = self.challenge(identity, sid).await;
+        ShownChallenge {
+            sid: sid.to_string(),
+            details: serde_json::from_value(body["details"].clone()).expect("details"),
+        }
+    }
+
     /// HTTP status of the backend's fetch of a factor (404 once deleted).
     pub async fn factor_status(&self, identity: &str, factor_sid: &str) -> (u16, Value) {
         self.backend(
@@ -430,6 +439,18 @@ pub fn challenge_json(sid: &str, factor_sid: &str, status: &str) -> String {
         "hidden_details": null,
     })
     .to_string()
+}
+
+/// The fields verify-server asks to sign, for stubs that mimic it.
+pub const SIGNED_FIELDS: &str = "sid,factor_sid,details,expiration_date,status";
+
+/// What the window shows of a [`challenge_json`] challenge.
+pub fn stub_shown(sid: &str) -> ShownChallenge {
+    let body: Value = serde_json::from_str(&challenge_json(sid, "YF", "pending")).expect("json");
+    ShownChallenge {
+        sid: sid.to_string(),
+        details: serde_json::from_value(body["details"].clone()).expect("details"),
+    }
 }
 
 /// A stub-side DeviceFactor (any key: the stub checks nothing).
