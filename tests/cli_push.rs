@@ -116,8 +116,27 @@ async fn enroll_list_approve_deny_and_remove_from_the_cli() {
     let profile = tempfile::tempdir().expect("tempdir");
     let dir = profile.path();
     let ca_arg = ca_path.to_str().expect("utf-8 path");
-    let enrolled = run_cli(dir, &["push", "enroll", &link, "--ca", ca_arg]).await;
+    // The link (and its access token) goes in on stdin, so no process's argv shows it.
+    let (enrolled, exposed) = {
+        let (dir, ca_arg, link, token) = (
+            dir.to_path_buf(),
+            ca_arg.to_string(),
+            format!("{link}\n"),
+            token.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            cli_with_stdin(
+                &dir,
+                &["push", "enroll", "-", "--ca", &ca_arg],
+                &link,
+                &token,
+            )
+        })
+        .await
+        .expect("cli task")
+    };
     assert!(enrolled.status.success(), "{}", stderr(&enrolled));
+    assert!(exposed.is_empty(), "token in argv: {exposed:?}");
     let line = stdout(&enrolled);
     let fields: Vec<&str> = line.trim().split('\t').collect();
     assert_eq!(fields[0], "enrolled", "{line}");

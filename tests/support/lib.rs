@@ -35,6 +35,63 @@ pub fn cli(data_dir: &Path, args: &[&str]) -> Output {
         .expect("countersign-cli runs")
 }
 
+/// Runs `countersign-cli` with `input` on standard input. Before writing it, while the CLI
+/// is waiting for it, every process's argv (`/proc/*/cmdline`) is searched for `secret`;
+/// the second value lists the processes whose argv contained it.
+pub fn cli_with_stdin(
+    data_dir: &Path,
+    args: &[&str],
+    input: &str,
+    secret: &str,
+) -> (Output, Vec<String>) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(binary("countersign-cli"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("countersign-cli runs");
+    // Wait until the child has exec'd (it then blocks on stdin): its argv is the CLI's.
+    let own_argv = format!("/proc/{}/cmdline", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !std::fs::read(&own_argv)
+        .is_ok_and(|argv| argv.windows(15).any(|w| w == b"countersign-cli"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the CLI did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let exposed = processes_with_argv_containing(secret.as_bytes());
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input.as_bytes()).expect("write stdin");
+    drop(stdin);
+    (child.wait_with_output().expect("cli output"), exposed)
+}
+
+/// `pid: argv` of every process whose command line contains `needle`.
+pub fn processes_with_argv_containing(needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if cmdline.windows(needle.len()).any(|w| w == needle) {
+            found.push(format!(
+                "{}: {}",
+                entry.file_name().to_string_lossy(),
+                String::from_utf8_lossy(&cmdline).replace('\0', " ")
+            ));
+        }
+    }
+    found
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }

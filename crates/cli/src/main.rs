@@ -5,9 +5,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod add;
 mod doctor;
 mod push;
 mod scan;
+mod stdin;
 mod transfer;
 
 use clap::{Parser, Subcommand};
@@ -32,8 +34,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Add an account from an otpauth:// URI.
-    Add { uri: String },
+    /// Add an account: `add -` reads an otpauth:// URI from standard input; `add --issuer I
+    /// --name N` reads the setup key (base32, or hex with --hex) from standard input, or
+    /// asks for it on a terminal. A URI given as an argument also works, but argv is
+    /// visible to every process on the machine.
+    Add(add::AddArgs),
     /// List accounts: id, issuer, name (tab-separated), or JSON with --json.
     List {
         #[arg(long)]
@@ -80,8 +85,8 @@ fn run(cli: Cli) -> Result<()> {
     let profile = Profile::resolve(cli.data_dir)?;
     let vault = Vault::open(&profile)?;
     match cli.command {
-        Command::Add { uri } => {
-            let account = vault.add_uri(&uri)?;
+        Command::Add(args) => {
+            let account = add::run(&vault, args)?;
             println!("{}\t{}", account.id, account.display_name());
         }
         Command::List { json } => {

@@ -28,7 +28,8 @@ pub struct PushArgs {
 
 #[derive(Subcommand)]
 enum PushCommand {
-    /// Enroll this machine from a countersign://enroll link.
+    /// Enroll this machine from a countersign://enroll link; `-` reads it from standard
+    /// input, which keeps its access token out of argv (visible to every local process).
     Enroll { link: String },
     /// List enrollments: id, state, factor SID, identity, name, server.
     List {
@@ -70,7 +71,8 @@ enum PushCommand {
     /// kept as `retired` with a note that the service must remove it.
     Reenroll {
         enrollment: String,
-        /// A new countersign://enroll link from the same service, for the same user.
+        /// A new countersign://enroll link from the same service, for the same user (`-`:
+        /// read from standard input).
         #[arg(required_unless_present = "cancel")]
         link: Option<String>,
         /// Cancel the unfinished re-enrollment of ENROLLMENT instead (the old one is kept).
@@ -143,6 +145,15 @@ fn explain_old_factor(replaced: &ReplacementOutcome) {
     }
 }
 
+/// The link given, or for `-` the one on standard input.
+fn read_link(argument: &str) -> Result<EnrollLink> {
+    if argument == "-" {
+        let text = crate::stdin::read_secret_line("Enrollment link: ")?;
+        return EnrollLink::parse(&text);
+    }
+    EnrollLink::parse(argument)
+}
+
 fn read_ca(ca: &Option<PathBuf>) -> Result<Option<String>> {
     match ca {
         Some(path) => std::fs::read_to_string(path)
@@ -158,7 +169,7 @@ fn read_ca(ca: &Option<PathBuf>) -> Result<Option<String>> {
 async fn run_command(manager: &PushManager, args: PushArgs) -> Result<()> {
     match args.command {
         PushCommand::Enroll { link } => {
-            let link = EnrollLink::parse(&link)?;
+            let link = read_link(&link)?;
             let ca = read_ca(&args.ca)?;
             let enrollment = manager.enroll(&link, ca).await?;
             println!(
@@ -248,7 +259,7 @@ async fn run_command(manager: &PushManager, args: PushArgs) -> Result<()> {
                 println!("kept\t{}\t{}", kept.id, kept.friendly_name);
                 return Ok(());
             }
-            let link = EnrollLink::parse(link.as_deref().unwrap_or_default())?;
+            let link = read_link(link.as_deref().unwrap_or_default())?;
             let ca = read_ca(&args.ca)?;
             let done = manager.reenroll(old.id, &link, ca).await?;
             println!(

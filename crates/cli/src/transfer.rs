@@ -4,7 +4,6 @@
 //! without echo on a terminal), never from the command line, where other users and shell
 //! history would see them.
 
-use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
@@ -133,27 +132,10 @@ pub fn export(vault: &Vault, args: ExportArgs) -> Result<()> {
     Ok(())
 }
 
-/// The first line of standard input, without its line ending. On a terminal it is read
-/// without echo, after a prompt on standard error.
+/// The password: the first line of standard input, or typed at a prompt without echo.
+/// An empty line is left to the caller: a wrong password for import, refused by export.
 fn read_password() -> Result<Zeroizing<String>> {
-    let stdin_error = |e| Error::Io {
-        path: "standard input".into(),
-        source: e,
-    };
-    if std::io::stdin().is_terminal() {
-        return rpassword::prompt_password("Password: ")
-            .map(Zeroizing::new)
-            .map_err(stdin_error);
-    }
-    let mut line = Zeroizing::new(String::new());
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(stdin_error)?;
-    let len = line.trim_end_matches(['\n', '\r']).len();
-    line.truncate(len);
-    // An empty line is left to the caller: a wrong password for import, refused by export.
-    Ok(line)
+    crate::stdin::read_secret_line("Password: ")
 }
 
 fn entry_label(error: &ImportEntryError) -> String {

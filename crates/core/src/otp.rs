@@ -310,6 +310,42 @@ pub fn decode_secret(text: &str) -> Result<SecretBytes> {
         .map_err(|e| invalid(format!("not valid base32: {}", e.kind)))
 }
 
+/// A secret typed as hexadecimal (some sites and hardware tokens print it so): spaces,
+/// dashes and colons between digits are ignored, any case. Errors as for
+/// [`decode_secret`], with the position of the first bad character.
+pub fn decode_hex_secret(text: &str) -> Result<SecretBytes> {
+    let invalid = |reason: String| Error::InvalidAccount {
+        field: "secret",
+        reason,
+    };
+    let mut digits = Zeroizing::new(String::with_capacity(text.len()));
+    for (index, c) in text.chars().enumerate() {
+        if c.is_whitespace() || c == '-' || c == ':' {
+            continue;
+        }
+        if !c.is_ascii_hexdigit() {
+            return Err(invalid(format!(
+                "bad character {c:?} at position {} (hexadecimal uses only 0-9 and A-F)",
+                index + 1
+            )));
+        }
+        digits.push(c.to_ascii_lowercase());
+    }
+    if digits.is_empty() {
+        return Err(invalid("the secret is empty".into()));
+    }
+    if digits.len() % 2 == 1 {
+        return Err(invalid(format!(
+            "{} hexadecimal digits cannot encode whole bytes: a digit is probably missing or extra",
+            digits.len()
+        )));
+    }
+    data_encoding::HEXLOWER
+        .decode(digits.as_bytes())
+        .map(SecretBytes::new)
+        .map_err(|e| invalid(format!("not valid hexadecimal: {}", e.kind)))
+}
+
 /// RFC 4648 base32 without padding that ignores unused low bits of the last character, as
 /// Google Authenticator does: some services generate random base32 strings rather than
 /// encoding bytes.
@@ -330,6 +366,26 @@ pub fn encode_secret(secret: &SecretBytes) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_secrets_are_read_with_separators_in_any_case() {
+        let secret = decode_hex_secret("3132 3334-3536:3738 3930 ab").expect("hex");
+        assert_eq!(secret.expose(), b"1234567890\xab");
+        assert_eq!(
+            decode_hex_secret("AbCd").expect("hex").expose(),
+            [0xab, 0xcd]
+        );
+        for (text, says) in [
+            ("", "empty"),
+            ("abc", "3 hexadecimal digits"),
+            ("12g4", "'g' at position 3"),
+        ] {
+            let err = decode_hex_secret(text).expect_err(text);
+            assert_eq!(err.code(), "invalid_account");
+            assert!(err.to_string().contains(says), "{text}: {err}");
+            assert!(err.to_string().starts_with("invalid secret"), "{err}");
+        }
+    }
 
     fn params(kind: OtpKind, algorithm: Algorithm, digits: u8) -> OtpParams {
         OtpParams {

@@ -4,7 +4,6 @@
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::verify::client::TWILIO_BASE_URL;
 
 pub const SCHEME: &str = "countersign";
 /// The only link version this build understands.
@@ -15,7 +14,7 @@ const MAX_FRIENDLY_NAME: usize = 64;
 /// and it is never written to disk.
 #[derive(Clone, PartialEq, Eq)]
 pub struct EnrollLink {
-    /// Verify base URL ending in `/v2/` (Twilio's when the link names none).
+    /// Verify base URL ending in `/v2/`, as the link names it.
     pub server: String,
     pub service_sid: String,
     pub identity: String,
@@ -70,11 +69,12 @@ impl EnrollLink {
             }
             *slot = Some(value.into_owned());
         }
-        if let Some(v) = &version
-            && v != LINK_VERSION
-        {
+        // Both are required (docs/ENROLL_LINK.md): a link without a version could mean
+        // anything in a later format, and one without a server would silently pick one.
+        let version = version.ok_or_else(|| bad("the link version (v) is missing"))?;
+        if version != LINK_VERSION {
             return Err(Error::InvalidEnrollLink(format!(
-                "link version {v:?} is not supported by this Countersign; update it"
+                "link version {version:?} is not supported by this Countersign; update it"
             )));
         }
         let service_sid = service.ok_or_else(|| bad("the service is missing"))?;
@@ -99,7 +99,7 @@ impl EnrollLink {
         }
         let server = server
             .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| TWILIO_BASE_URL.to_string());
+            .ok_or_else(|| bad("the server is missing"))?;
         Ok(EnrollLink {
             server,
             service_sid,
@@ -166,13 +166,37 @@ mod tests {
     }
 
     #[test]
-    fn defaults_to_twilio_and_ignores_unknown_parameters() {
+    fn ignores_unknown_parameters() {
+        let server = "https%3A%2F%2Fverify.twilio.com%2Fv2%2F";
         let parsed = EnrollLink::parse(&link(&format!(
-            "service={SERVICE}&identity=user-0001&token=t&future=1"
+            "v=1&server={server}&service={SERVICE}&identity=user-0001&token=t&future=1"
         )))
         .unwrap();
-        assert_eq!(parsed.server, TWILIO_BASE_URL);
+        assert_eq!(parsed.server, "https://verify.twilio.com/v2/");
         assert_eq!(parsed.friendly_name, None);
+    }
+
+    #[test]
+    fn version_and_server_are_required() {
+        let server = "https%3A%2F%2Fverify.twilio.com%2Fv2%2F";
+        for (query, missing) in [
+            (
+                format!("server={server}&service={SERVICE}&identity=user-0001&token=t"),
+                "version",
+            ),
+            (
+                format!("v=1&service={SERVICE}&identity=user-0001&token=t"),
+                "server",
+            ),
+            (
+                format!("v=1&server=&service={SERVICE}&identity=user-0001&token=t"),
+                "server",
+            ),
+        ] {
+            let err = EnrollLink::parse(&link(&query)).expect_err(&query);
+            assert_eq!(err.code(), "invalid_enroll_link");
+            assert!(err.to_string().contains(missing), "{err}");
+        }
     }
 
     #[test]
@@ -180,19 +204,28 @@ mod tests {
         let cases = [
             "https://enroll?service=x".to_string(),
             "countersign://other?x=1".to_string(),
-            link("v=2&service=VA0123456789abcdef0123456789abcdef&identity=user-0001&token=t"),
-            link("identity=user-0001&token=t"),
-            link("service=VB0123456789abcdef0123456789abcdef&identity=user-0001&token=t"),
+            link(
+                "v=2&server=https://a/v2/&service=VA0123456789abcdef0123456789abcdef&identity=user-0001&token=t",
+            ),
+            link("v=1&server=https://a/v2/&identity=user-0001&token=t"),
+            link(
+                "v=1&server=https://a/v2/&service=VB0123456789abcdef0123456789abcdef&identity=user-0001&token=t",
+            ),
             link(&format!(
-                "service={SERVICE}&identity=alice@example.com&token=t"
+                "v=1&server=https://a/v2/&service={SERVICE}&identity=alice@example.com&token=t"
             )),
-            link(&format!("service={SERVICE}&identity=user-0001")),
             link(&format!(
-                "service={SERVICE}&identity=user-0001&token=supersecret&token=again"
+                "v=1&server=https://a/v2/&service={SERVICE}&identity=user-0001"
             )),
             link(&format!(
-                "service={SERVICE}&identity=user-0001&token=supersecret&name={}",
+                "v=1&server=https://a/v2/&service={SERVICE}&identity=user-0001&token=supersecret&token=again"
+            )),
+            link(&format!(
+                "v=1&server=https://a/v2/&service={SERVICE}&identity=user-0001&token=supersecret&name={}",
                 "n".repeat(65)
+            )),
+            link(&format!(
+                "service={SERVICE}&identity=user-0001&token=supersecret"
             )),
         ];
         for case in cases {
@@ -205,7 +238,7 @@ mod tests {
     #[test]
     fn debug_hides_the_access_token() {
         let parsed = EnrollLink::parse(&link(&format!(
-            "service={SERVICE}&identity=user-0001&token=supersecret"
+            "v=1&server=https://a/v2/&service={SERVICE}&identity=user-0001&token=supersecret"
         )))
         .unwrap();
         assert!(!format!("{parsed:?}").contains("supersecret"));
