@@ -61,6 +61,9 @@ enum PushCommand {
         #[arg(long)]
         local_only: bool,
     },
+    /// Delete a push key no enrollment uses (as listed at start-up). A copy of this profile
+    /// elsewhere may still use it: delete only keys you know are left over.
+    DeleteOrphan { key: uuid::Uuid },
     /// Challenges answered or expired in the last days.
     History {
         #[arg(long)]
@@ -114,6 +117,13 @@ pub async fn resume(manager: &PushManager) -> Result<()> {
         eprintln!(
             "warning[{}]: enrollment {id} is still pending: {err}",
             err.code()
+        );
+    }
+    for id in &report.orphaned_keys {
+        eprintln!(
+            "note: the keychain holds a push key ({id}) that no enrollment of this profile uses \
+             (left by an interrupted removal, or used by a copy of this profile). It is kept; \
+             `countersign-cli push delete-orphan {id}` deletes it."
         );
     }
     for replaced in &report.replaced {
@@ -276,6 +286,10 @@ async fn run_command(manager: &PushManager, args: PushArgs) -> Result<()> {
                 replaced.old_factor_sid.as_deref().unwrap_or("-")
             );
             explain_old_factor(replaced);
+        }
+        PushCommand::DeleteOrphan { key } => {
+            let deleted = manager.delete_orphaned_key(key).await?;
+            println!("{}\t{key}", if deleted { "deleted" } else { "absent" });
         }
         PushCommand::History { json } => {
             let history = manager.history()?;

@@ -4,7 +4,8 @@
 //! - [`keychain`]: secrets in the OS keychain, never on disk.
 //! - [`store`]: the non-secret account metadata file, written atomically.
 //! - [`vault`]: accounts = metadata + keychain secret, kept consistent.
-//! - [`profile`]: where a profile's data lives and how its keychain entries are namespaced.
+//! - [`profile`]: where a profile's data lives and how its keychain entries are namespaced;
+//!   [`profile_copy`]: a copied profile gets entries of its own.
 //! - [`verify`]: the HTTPS client for Verify-compatible servers.
 //! - [`push`]: this desktop as a Verify push factor: enrollment, challenges, polling,
 //!   health checks and re-enrollment.
@@ -24,6 +25,7 @@ pub mod keychain;
 pub mod otp;
 pub mod otpauth;
 pub mod profile;
+pub mod profile_copy;
 pub mod push;
 pub mod scanned;
 pub mod secret;

@@ -26,6 +26,10 @@ pub struct StoreFile {
     pub vault_id: Uuid,
     #[serde(default)]
     pub accounts: Vec<Account>,
+    /// Where this profile was last opened (canonical path): a profile found elsewhere is a
+    /// copy or a move (see `profile_copy`). Absent in files from older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_path: Option<PathBuf>,
 }
 
 impl StoreFile {
@@ -34,6 +38,7 @@ impl StoreFile {
             version: CURRENT_VERSION,
             vault_id: Uuid::new_v4(),
             accounts: Vec::new(),
+            profile_path: None,
         }
     }
 }
@@ -56,7 +61,12 @@ impl AccountStore {
     }
 
     pub fn path(&self) -> PathBuf {
-        self.dir.join(FILE_NAME)
+        Self::file_in(&self.dir)
+    }
+
+    /// The account file of the profile in `dir`.
+    pub fn file_in(dir: &Path) -> PathBuf {
+        dir.join(FILE_NAME)
     }
 
     /// A consistent snapshot of the file.

@@ -59,7 +59,7 @@ impl Vault {
     pub fn open(profile: &Profile) -> Result<Self> {
         profile.ensure_exists()?;
         let store = AccountStore::open(profile.data_dir())?;
-        let vault_id = store.load()?.vault_id;
+        let (vault_id, _) = crate::profile_copy::own_vault_id(profile, &store)?;
         let secrets = SecretStore::open(vault_id)?;
         Ok(Vault {
             store,

@@ -279,7 +279,7 @@ async fn a_refused_access_token_leaves_no_key_and_no_record() {
 }
 
 #[tokio::test]
-async fn resume_deletes_push_keys_no_enrollment_owns() {
+async fn resume_reports_push_keys_no_enrollment_owns_and_keeps_them_until_confirmed() {
     let profile = tempfile::tempdir().expect("tempdir");
     let push = manager(profile.path()).await;
     let orphan = Uuid::new_v4();
@@ -296,8 +296,12 @@ async fn resume_deletes_push_keys_no_enrollment_owns() {
     .expect("put");
     assert_eq!(push_keys(profile.path()).await, vec![orphan]);
     let report = push.resume_pending().await.expect("resume");
-    assert_eq!(report.orphaned_keys_deleted, 1);
+    assert_eq!(report.orphaned_keys, vec![orphan]);
+    // Another copy of the profile may use it: only a confirmed delete removes it.
+    assert_eq!(push_keys(profile.path()).await, vec![orphan]);
+    assert!(push.delete_orphaned_key(orphan).await.expect("delete"));
     assert!(push_keys(profile.path()).await.is_empty());
+    assert!(!push.delete_orphaned_key(orphan).await.expect("absent"));
 }
 
 #[tokio::test]

@@ -70,8 +70,10 @@ pub struct ResumeReport {
     pub still_pending: Vec<(Uuid, Error)>,
     /// Enrollments another process is working on right now.
     pub busy: Vec<Uuid>,
-    /// Keychain push keys that no enrollment owned, now deleted.
-    pub orphaned_keys_deleted: usize,
+    /// Keychain push keys that no enrollment here owns. They are kept: such a key may be a
+    /// live factor of another copy of this profile, so only the user deletes it
+    /// ([`PushManager::delete_orphaned_key`]).
+    pub orphaned_keys: Vec<Uuid>,
     /// Re-enrollments whose replaced factor was dealt with (see [`ReplacementOutcome`]).
     pub replaced: Vec<ReplacementOutcome>,
 }
@@ -324,18 +326,24 @@ impl PushManager {
                 Resumed::StillPending(e) => report.still_pending.push((id, e)),
             }
         }
-        for key in keys {
-            if key.kind == SecretKind::PushKey && !enrollments.iter().any(|e| e.id == key.id) {
-                let id = key.id;
-                if self
-                    .keychain(move |s| s.delete(SecretKey::push(id)))
-                    .await?
-                {
-                    report.orphaned_keys_deleted += 1;
-                }
-            }
-        }
+        report.orphaned_keys = keys
+            .into_iter()
+            .filter(|k| k.kind == SecretKind::PushKey && !enrollments.iter().any(|e| e.id == k.id))
+            .map(|k| k.id)
+            .collect();
         Ok(report)
+    }
+
+    /// Deletes a push key no enrollment owns, once the user has confirmed it; refused for
+    /// a key an enrollment uses. `false` when there was no such key.
+    pub async fn delete_orphaned_key(&self, id: Uuid) -> Result<bool> {
+        if let Some(owner) = self.enrollments()?.into_iter().find(|e| e.id == id) {
+            return Err(Error::Reenrollment(format!(
+                "the key of {} is in use; remove the enrollment instead",
+                owner.friendly_name
+            )));
+        }
+        self.keychain(move |s| s.delete(SecretKey::push(id))).await
     }
 
     /// Finishes or undoes one enrollment whose claim the caller holds (what a crash left).

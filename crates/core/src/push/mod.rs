@@ -79,7 +79,8 @@ impl PushManager {
     pub fn open_with(profile: &Profile, options: ClientOptions) -> Result<Self> {
         profile.ensure_exists()?;
         // The keychain namespace is the profile's vault id, shared with the OTP accounts.
-        let vault_id = AccountStore::open(profile.data_dir())?.load()?.vault_id;
+        let accounts = AccountStore::open(profile.data_dir())?;
+        let (vault_id, _) = crate::profile_copy::own_vault_id(profile, &accounts)?;
         let secrets = SecretStore::open(vault_id)?;
         let locks_dir = profile.data_dir().join("push-locks");
         std::fs::create_dir_all(&locks_dir).map_err(|e| Error::io(&locks_dir, e))?;
