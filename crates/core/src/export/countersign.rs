@@ -39,13 +39,17 @@ impl KdfParams {
         parallelism: 4,
     };
 
-    /// What import accepts: at least 8 MiB, at most 1 GiB, 1-16 passes, 1-16 lanes. The
-    /// key is derived before a wrong password can be told, so a crafted file must not be
-    /// able to ask for unbounded memory or time.
+    /// What import accepts: at least 8 MiB, at most 1 GiB, 1-16 passes, 1-16 lanes, and
+    /// memory × passes at most 4 GiB (Argon2's time is proportional to it; the default is
+    /// 192 MiB). The key is derived before a wrong password can be told, so a crafted file
+    /// must not be able to ask for unbounded memory or time.
     pub fn is_acceptable(&self) -> bool {
+        /// 4 GiB·pass, in KiB.
+        const MAX_WORK_KIB: u64 = 4 * 1024 * 1024;
         (8 * 1024..=1024 * 1024).contains(&self.memory_kib)
             && (1..=16).contains(&self.iterations)
             && (1..=16).contains(&self.parallelism)
+            && u64::from(self.memory_kib) * u64::from(self.iterations) <= MAX_WORK_KIB
     }
 }
 
@@ -470,5 +474,34 @@ pub(crate) mod tests {
             encrypt(&sample_entries(), "pw", &weak).unwrap_err().code(),
             "export_failed"
         );
+    }
+
+    #[test]
+    fn kdf_work_is_bounded() {
+        assert!(KdfParams::DEFAULT.is_acceptable());
+        let at_cap = KdfParams {
+            memory_kib: 1024 * 1024,
+            iterations: 4,
+            parallelism: 4,
+        };
+        assert!(at_cap.is_acceptable());
+        // Each value in range, their product (16 GiB·pass) not.
+        let slow = KdfParams {
+            iterations: 16,
+            ..at_cap
+        };
+        assert!(!slow.is_acceptable());
+        let file = encrypt(&sample_entries(), "correct horse", &TEST_PARAMS).unwrap();
+        let text = String::from_utf8(file).unwrap();
+        let slow_file = text
+            .replace("\"memory_kib\": 8192", "\"memory_kib\": 1048576")
+            .replace("\"iterations\": 1", "\"iterations\": 16");
+        assert_ne!(slow_file, text);
+        let start = std::time::Instant::now();
+        let e = CountersignBackup
+            .import(slow_file.as_bytes(), Some("correct horse"))
+            .unwrap_err();
+        assert_eq!(e.code(), "import_corrupt", "{e}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
     }
 }

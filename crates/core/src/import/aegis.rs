@@ -24,9 +24,22 @@ pub(crate) const PASSWORD_SLOT: u8 = 1;
 
 /// Bounds on a file's scrypt parameters: the key must be derived before a wrong password
 /// can be told, so a crafted file could otherwise ask for any amount of memory and time.
-/// Aegis uses n = 2^15, r = 8, p = 1 (32 MiB).
-const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
+/// Aegis uses n = 2^15, r = 8, p = 1 (32 MiB, work n·r·p = 2^18). All are checked for every
+/// password slot before any scrypt runs.
+const MAX_SCRYPT_LOG_N: u32 = 20;
+const MAX_SCRYPT_R: u32 = 16;
 const MAX_SCRYPT_P: u32 = 16;
+/// 128·n·r bytes.
+const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
+/// n·r·p of one slot (scrypt's time is proportional to it): 32 times Aegis's default, about
+/// a second or two here, e.g. n = 2^20, r = 8, p = 1.
+const MAX_SCRYPT_WORK: u64 = 1 << 23;
+/// n·r·p summed over all the password slots of a file: two slots at the per-slot maximum,
+/// or 64 at Aegis's default.
+const MAX_TOTAL_SCRYPT_WORK: u64 = 1 << 24;
+/// Password slots a file may list. Aegis writes one per password (usually one); a file
+/// with more is refused (`ImportCorrupt`) rather than partly tried.
+const MAX_PASSWORD_SLOTS: usize = 8;
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Header {
@@ -150,6 +163,27 @@ fn decrypt(header: &Header, ciphertext: &[u8], password: &str) -> Result<Zeroizi
             "it has no password slot (only biometric or raw keys); add a password in Aegis and export again",
         ));
     }
+    if password_slots.len() > MAX_PASSWORD_SLOTS {
+        return Err(corrupt(
+            format,
+            format!(
+                "it lists {} password slots; at most {MAX_PASSWORD_SLOTS} are accepted",
+                password_slots.len()
+            ),
+        ));
+    }
+    // Every slot's parameters are checked, and their total work bounded, before any
+    // scrypt runs: a file cannot make us spend the budget and then fail.
+    let mut total_work: u64 = 0;
+    for slot in &password_slots {
+        total_work = total_work.saturating_add(scrypt_params(slot)?.work);
+    }
+    if total_work > MAX_TOTAL_SCRYPT_WORK {
+        return Err(corrupt(
+            format,
+            "its password slots together ask for more scrypt work than accepted",
+        ));
+    }
     for slot in password_slots {
         let Some(master_key) = unwrap_master_key(slot, password.as_bytes())? else {
             continue;
@@ -164,22 +198,65 @@ fn decrypt(header: &Header, ciphertext: &[u8], password: &str) -> Result<Zeroizi
     })
 }
 
-/// The master key if `password` opens `slot`, `None` if it does not.
-fn unwrap_master_key(slot: &Slot, password: &[u8]) -> Result<Option<crypto::Key32>> {
-    let format = Format::Aegis { encrypted: true };
-    let bad = |what: &str| corrupt(format, format!("a password slot has {what}"));
-    let (Some(n), Some(r), Some(p), Some(salt)) = (slot.n, slot.r, slot.p, slot.salt.as_deref())
-    else {
-        return Err(bad("no scrypt parameters"));
+/// A password slot's scrypt parameters, checked against the bounds above.
+struct ScryptParams {
+    log_n: u8,
+    r: u32,
+    p: u32,
+    /// n·r·p.
+    work: u64,
+}
+
+fn bad_slot(what: &str) -> Error {
+    corrupt(
+        Format::Aegis { encrypted: true },
+        format!("a password slot has {what}"),
+    )
+}
+
+fn scrypt_params(slot: &Slot) -> Result<ScryptParams> {
+    let (Some(n), Some(r), Some(p)) = (slot.n, slot.r, slot.p) else {
+        return Err(bad_slot("no scrypt parameters"));
     };
-    if !n.is_power_of_two() || n < 2 || r == 0 || p == 0 || p > MAX_SCRYPT_P {
-        return Err(bad("invalid scrypt parameters"));
+    if !n.is_power_of_two() || n < 2 || r == 0 || p == 0 {
+        return Err(bad_slot("invalid scrypt parameters"));
     }
-    if 128u64.saturating_mul(n).saturating_mul(u64::from(r)) > MAX_SCRYPT_MEMORY {
-        return Err(bad(
+    let log_n = n.trailing_zeros();
+    if log_n > MAX_SCRYPT_LOG_N || r > MAX_SCRYPT_R || p > MAX_SCRYPT_P {
+        return Err(bad_slot(&format!(
+            "scrypt parameters above the accepted n ≤ 2^{MAX_SCRYPT_LOG_N}, \
+             r ≤ {MAX_SCRYPT_R}, p ≤ {MAX_SCRYPT_P}"
+        )));
+    }
+    // In range now: n ≤ 2^20 and r, p ≤ 16 cannot overflow.
+    if 128 * n * u64::from(r) > MAX_SCRYPT_MEMORY {
+        return Err(bad_slot(
             "scrypt parameters asking for more than 1 GiB of memory",
         ));
     }
+    let work = n * u64::from(r) * u64::from(p);
+    if work > MAX_SCRYPT_WORK {
+        return Err(bad_slot(
+            "scrypt parameters asking for more work than accepted (n·r·p ≤ 2^23)",
+        ));
+    }
+    Ok(ScryptParams {
+        log_n: log_n as u8,
+        r,
+        p,
+        work,
+    })
+}
+
+/// The master key if `password` opens `slot`, `None` if it does not.
+fn unwrap_master_key(slot: &Slot, password: &[u8]) -> Result<Option<crypto::Key32>> {
+    let format = Format::Aegis { encrypted: true };
+    let bad = bad_slot;
+    let ScryptParams { log_n, r, p, .. } = scrypt_params(slot)?;
+    let salt = slot
+        .salt
+        .as_deref()
+        .ok_or_else(|| bad("no scrypt parameters"))?;
     let salt = super::decode_hex(salt).ok_or_else(|| bad("a salt that is not hex"))?;
     let wrapped = super::decode_hex(&slot.key).ok_or_else(|| bad("a key that is not hex"))?;
     let nonce = super::fixed::<12>(
@@ -188,7 +265,6 @@ fn unwrap_master_key(slot: &Slot, password: &[u8]) -> Result<Option<crypto::Key3
         super::decode_hex(&slot.key_params.nonce),
     )?;
     let tag = super::fixed::<16>(format, "slot tag", super::decode_hex(&slot.key_params.tag))?;
-    let log_n = n.trailing_zeros() as u8;
     let slot_key = crypto::scrypt(password, &salt, log_n, r, p)
         .ok_or_else(|| bad("scrypt parameters scrypt refuses"))?;
     let mut sealed = wrapped.to_vec();
@@ -312,6 +388,95 @@ mod tests {
         assert_eq!(e.code(), "import_wrong_password");
         let e = Aegis.import(&bytes, None).unwrap_err();
         assert_eq!(e.code(), "import_password_required");
+    }
+
+    /// The fixture with its password slot (scrypt n = 1024) changed by `edit` and repeated
+    /// `copies` times.
+    fn with_password_slots(copies: usize, edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
+        let mut vault: serde_json::Value =
+            serde_json::from_slice(&fixture("aegis_encrypted.json")).unwrap();
+        let slots = vault["header"]["slots"].as_array_mut().unwrap();
+        let mut password_slot = slots.iter().find(|s| s["type"] == 1).unwrap().clone();
+        edit(&mut password_slot);
+        slots.retain(|s| s["type"] != 1);
+        slots.extend(std::iter::repeat_n(password_slot, copies));
+        serde_json::to_vec(&vault).unwrap()
+    }
+
+    #[test]
+    fn at_most_eight_password_slots() {
+        let eight = with_password_slots(MAX_PASSWORD_SLOTS, |_| {});
+        assert_fixture_entries(&Aegis.import(&eight, Some("aegis-test-password")).unwrap());
+        let nine = with_password_slots(MAX_PASSWORD_SLOTS + 1, |_| {});
+        let e = Aegis
+            .import(&nine, Some("aegis-test-password"))
+            .unwrap_err();
+        assert_eq!(e.code(), "import_corrupt", "{e}");
+        assert!(e.to_string().contains("9 password slots"), "{e}");
+        let many = with_password_slots(10_000, |_| {});
+        let e = Aegis.import(&many, Some("x")).unwrap_err();
+        assert_eq!(e.code(), "import_corrupt", "{e}");
+    }
+
+    #[test]
+    fn scrypt_parameters_are_bounded_before_any_scrypt_runs() {
+        let refused = |edit: &dyn Fn(&mut serde_json::Value), copies: usize| {
+            let bytes = with_password_slots(copies, edit);
+            let start = std::time::Instant::now();
+            let e = Aegis
+                .import(&bytes, Some("aegis-test-password"))
+                .unwrap_err();
+            // Refused from the header alone: no scrypt of that size ran.
+            assert!(start.elapsed() < std::time::Duration::from_secs(1), "{e}");
+            assert_eq!(e.code(), "import_corrupt", "{e}");
+            e.to_string()
+        };
+        // n = 2^30 (128 GiB at the fixture's r = 8): the bound on n, checked first.
+        let e = refused(&|s| s["n"] = (1u64 << 30).into(), 1);
+        assert!(e.contains("n ≤ 2^20"), "{e}");
+        let e = refused(&|s| s["r"] = 17.into(), 1);
+        assert!(e.contains("r ≤ 16"), "{e}");
+        let e = refused(&|s| s["p"] = 17.into(), 1);
+        assert!(e.contains("p ≤ 16"), "{e}");
+        // 2^20 · 16 · 128 B = 2 GiB.
+        let e = refused(
+            &|s| {
+                s["n"] = (1u64 << 20).into();
+                s["r"] = 16.into();
+            },
+            1,
+        );
+        assert!(e.contains("1 GiB"), "{e}");
+        // 1 GiB of memory, p = 16: 16 times the per-slot work.
+        let e = refused(
+            &|s| {
+                s["n"] = (1u64 << 20).into();
+                s["p"] = 16.into();
+            },
+            1,
+        );
+        assert!(e.contains("more work"), "{e}");
+        // Each slot within bounds (2^22 work), five of them over the total (2^24).
+        let e = refused(
+            &|s| {
+                s["n"] = (1u64 << 19).into();
+                s["r"] = 8.into();
+            },
+            5,
+        );
+        assert!(e.contains("together"), "{e}");
+        // A slot listed later is checked before an earlier one is tried.
+        let mut vault: serde_json::Value =
+            serde_json::from_slice(&with_password_slots(2, |_| {})).unwrap();
+        let slots = vault["header"]["slots"].as_array_mut().unwrap();
+        slots.last_mut().unwrap()["n"] = (1u64 << 30).into();
+        let e = Aegis
+            .import(
+                &serde_json::to_vec(&vault).unwrap(),
+                Some("aegis-test-password"),
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), "import_corrupt", "{e}");
     }
 
     #[test]

@@ -19,6 +19,9 @@ const MAX_MEM_LIMIT: u64 = 1 << 30;
 /// Ente lowers memLimit and raises opsLimit on small devices; memory × passes stays
 /// around 4 GiB there. Allow twice that.
 const MAX_WORK: u64 = 8 << 30;
+/// Passes: Ente doubles opsLimit (from 4) each time it halves memLimit (from 1 GiB), so
+/// 1024 is reached only below 4 MiB; more is refused even where memory × passes fits.
+const MAX_OPS_LIMIT: u32 = 1024;
 /// One secretstream message: Ente's chunk size plus the stream's overhead.
 const CHUNK: usize =
     4 * 1024 * 1024 + dryoc::constants::CRYPTO_SECRETSTREAM_XCHACHA20POLY1305_ABYTES;
@@ -69,6 +72,7 @@ impl Importer for Ente {
         if kdf.mem_limit < 8 * 1024
             || kdf.mem_limit > MAX_MEM_LIMIT
             || kdf.ops_limit == 0
+            || kdf.ops_limit > MAX_OPS_LIMIT
             || kdf.mem_limit.saturating_mul(u64::from(kdf.ops_limit)) > MAX_WORK
         {
             return Err(corrupt(
@@ -175,6 +179,24 @@ mod tests {
         assert_ne!(greedy, text);
         assert_eq!(
             Ente.import(greedy.as_bytes(), Some("x"))
+                .unwrap_err()
+                .code(),
+            "import_corrupt"
+        );
+        // 8 KiB × 1025 passes is far within the memory × passes bound, but too many
+        // passes: refused before Argon2 runs. 1024 passes are tried.
+        let passes = |ops: u32| {
+            text.replace("\"memLimit\": 8388608", "\"memLimit\": 8192")
+                .replace("\"opsLimit\": 2", &format!("\"opsLimit\": {ops}"))
+        };
+        assert_eq!(
+            Ente.import(passes(1024).as_bytes(), Some("x"))
+                .unwrap_err()
+                .code(),
+            "import_wrong_password"
+        );
+        assert_eq!(
+            Ente.import(passes(1025).as_bytes(), Some("x"))
                 .unwrap_err()
                 .code(),
             "import_corrupt"
