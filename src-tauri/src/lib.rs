@@ -22,7 +22,8 @@ use crate::state::AppState;
 
 const APP_ID: &str = "dev.countersign.app";
 
-#[derive(Parser, Debug)]
+// No `Debug`: the link carries an access token, and nothing may print it.
+#[derive(Parser)]
 #[command(name = "countersign", version, about = "Countersign authenticator")]
 struct Args {
     /// Profile directory (default: the platform's application data directory).
@@ -34,7 +35,8 @@ struct Args {
     #[arg(long, env = "COUNTERSIGN_VERIFY_CA", value_name = "FILE")]
     verify_ca: Option<PathBuf>,
 
-    /// A `countersign://enroll?...` link to open (as the OS passes it).
+    /// A `countersign://enroll?...` link to open (as the OS passes it). Taken out of the
+    /// arguments at once, handed to the window, and never logged.
     link: Option<String>,
 }
 

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use countersign_core::push::{
-    ChallengeWatch, Decision, EnrollLink, Enrollment, HistoryEntry, PendingChallenge, PollPolicy,
-    PollReport, PollTrouble, PushManager, ShownChallenge, Visibility,
+    ChallengeWatch, Decision, EnrollLink, Enrollment, HistoryEntry, LinkSummary, PendingChallenge,
+    PollPolicy, PollReport, PollTrouble, PushManager, ShownChallenge, Visibility,
 };
 use countersign_core::verify::Challenge;
 use serde::Serialize;
@@ -72,23 +72,9 @@ pub async fn push_enrollments(state: State<'_, AppState>) -> CommandResult<Vec<E
 }
 
 /// What a link would enroll, shown before the user confirms. The access token stays here.
-#[derive(Debug, Serialize)]
-pub struct LinkSummary {
-    pub server: String,
-    pub service_sid: String,
-    pub identity: String,
-    pub friendly_name: Option<String>,
-}
-
 #[tauri::command]
 pub async fn push_inspect_link(link: String) -> CommandResult<LinkSummary> {
-    let link = EnrollLink::parse(&link)?;
-    Ok(LinkSummary {
-        server: link.server,
-        service_sid: link.service_sid,
-        identity: link.identity,
-        friendly_name: link.friendly_name,
-    })
+    Ok(EnrollLink::parse(&link)?.summary()?)
 }
 
 #[tauri::command]

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { filterAccounts, groupCode, hue, initial, remainingFraction } from "./format";
+import {
+  filterAccounts,
+  groupCode,
+  hue,
+  initial,
+  remainingFraction,
+  serverBadge,
+  serverHost,
+  serverKindOf,
+} from "./format";
 
 describe("groupCode", () => {
   it("splits six digits in threes", () => expect(groupCode("123456")).toBe("123 456"));
@@ -100,4 +109,25 @@ describe("summarise", () => {
     expect(summarise({ added: 1, skipped: 0, failed: 2, unrecognized: 1 })).toBe(
       "Added 1 account, 2 could not be added, 1 QR code(s) held something else.",
     ));
+});
+
+describe("enrollment servers", () => {
+  it("badges Twilio, this computer and anything else as the core does", () => {
+    expect(serverKindOf("https://verify.twilio.com/v2/")).toBe("twilio");
+    expect(serverKindOf("http://verify.twilio.com/v2/")).toBe("other");
+    expect(serverKindOf("https://verify.twilio.com.example.net/v2/")).toBe("other");
+    expect(serverKindOf("https://127.0.0.1:8443/v2/")).toBe("local");
+    expect(serverKindOf("https://localhost:8443/v2/")).toBe("local");
+    expect(serverKindOf("https://[::1]:8443/v2/")).toBe("local");
+    expect(serverKindOf("https://auth.example.com/v2/")).toBe("other");
+    expect(serverKindOf("not a url")).toBe("other");
+    expect(serverBadge("twilio")).toBe("Twilio (verify.twilio.com)");
+    expect(serverBadge("local")).toBe("A server on this computer");
+    expect(serverBadge("other")).toBe("Another server");
+  });
+
+  it("shows the host and port of an enrolled server", () => {
+    expect(serverHost("https://127.0.0.1:8443/v2/")).toBe("127.0.0.1:8443");
+    expect(serverHost("https://xn--80ak6aa92e.com/v2/")).toBe("xn--80ak6aa92e.com");
+  });
 });

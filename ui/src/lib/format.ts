@@ -1,5 +1,5 @@
 // Pure presentation helpers, unit-tested in format.test.ts.
-import type { Account } from "./types";
+import type { Account, ServerKind } from "./types";
 
 /** "123456" → "123 456", "12345678" → "1234 5678", "1234567" → "123 4567"; Steam's 5 stay whole. */
 export function groupCode(code: string): string {
@@ -85,4 +85,39 @@ export function summarise(result: {
   if (result.failed) parts.push(`${result.failed} could not be added`);
   if (result.unrecognized) parts.push(`${result.unrecognized} QR code(s) held something else`);
   return `${parts.join(", ")}.`;
+}
+
+/** The confirmation's badge for who runs an enrollment server. */
+export function serverBadge(kind: ServerKind): string {
+  switch (kind) {
+    case "twilio":
+      return "Twilio (verify.twilio.com)";
+    case "local":
+      return "A server on this computer";
+    default:
+      return "Another server";
+  }
+}
+
+/** The kind of an enrolled server from its base URL, by the core's rules (push/link.rs). */
+export function serverKindOf(baseUrl: string): ServerKind {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    return "other";
+  }
+  const host = url.hostname.toLowerCase();
+  if (host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host)) return "local";
+  if (host === "verify.twilio.com" && url.protocol === "https:") return "twilio";
+  return "other";
+}
+
+/** The host (and port) of an enrolled server, for the enrollment list. */
+export function serverHost(baseUrl: string): string {
+  try {
+    return new URL(baseUrl).host;
+  } catch {
+    return baseUrl;
+  }
 }

@@ -46,6 +46,9 @@ function summary(factors: HealthReport[], overrides: Partial<HealthSummary> = {}
 
 const link = (overrides: Partial<LinkSummary> = {}): LinkSummary => ({
   server: "https://verify.example/v2/",
+  server_host: "verify.example",
+  server_host_unicode: null,
+  server_kind: "other",
   service_sid: "VA1",
   identity: "Alice",
   friendly_name: null,

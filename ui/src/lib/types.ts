@@ -121,8 +121,16 @@ export interface Enrollment {
   needs_service_removal?: boolean;
 }
 
+/** Who runs an enrollment server: Twilio itself, this computer, or anyone else. */
+export type ServerKind = "twilio" | "local" | "other";
+
 export interface LinkSummary {
   server: string;
+  /** The host as contacted: ASCII, punycode for international names. */
+  server_host: string;
+  /** The same host in Unicode, only when it differs from server_host. */
+  server_host_unicode: string | null;
+  server_kind: ServerKind;
   service_sid: string;
   identity: string;
   friendly_name: string | null;

@@ -1,6 +1,7 @@
 //! `countersign://enroll?…` links (docs/ENROLL_LINK.md): what a relying party hands the
 //! desktop, usually as a QR code, to enroll it as a push factor.
 
+use serde::Serialize;
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -9,6 +10,35 @@ pub const SCHEME: &str = "countersign";
 /// The only link version this build understands.
 pub const LINK_VERSION: &str = "1";
 const MAX_FRIENDLY_NAME: usize = 64;
+/// Twilio's Verify API host: links to it get their own badge.
+pub const TWILIO_HOST: &str = "verify.twilio.com";
+
+/// Who runs the server a link names, as the confirmation badges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerKind {
+    /// Twilio Verify itself (`https://verify.twilio.com`).
+    Twilio,
+    /// A server on this machine (loopback), such as the local verify-server.
+    Local,
+    /// Anything else: the relying party's own or a third party's server.
+    Other,
+}
+
+/// What a link would enroll, for the confirmation. The access token is not part of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkSummary {
+    pub server: String,
+    /// The server's host as it is contacted (ASCII; punycode for international names).
+    pub server_host: String,
+    /// The same host in Unicode, only when it differs from `server_host`: both are shown,
+    /// so a look-alike name cannot hide behind its rendering.
+    pub server_host_unicode: Option<String>,
+    pub server_kind: ServerKind,
+    pub service_sid: String,
+    pub identity: String,
+    pub friendly_name: Option<String>,
+}
 
 /// A parsed enrollment link. The access token is a short-lived credential: `Debug` hides it
 /// and it is never written to disk.
@@ -106,6 +136,36 @@ impl EnrollLink {
             identity,
             access_token,
             friendly_name,
+        })
+    }
+
+    /// What the confirmation shows: the server's real host and who runs it.
+    pub fn summary(&self) -> Result<LinkSummary> {
+        let url = Url::parse(&self.server)
+            .map_err(|_| Error::InvalidEnrollLink("the server is not a valid URL".into()))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| Error::InvalidEnrollLink("the server URL names no host".into()))?;
+        let (unicode, _) = idna::domain_to_unicode(host);
+        let server_kind = match url.host() {
+            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => ServerKind::Local,
+            Some(url::Host::Ipv4(ip)) if ip.is_loopback() => ServerKind::Local,
+            Some(url::Host::Ipv6(ip)) if ip.is_loopback() => ServerKind::Local,
+            Some(url::Host::Domain(d))
+                if d.eq_ignore_ascii_case(TWILIO_HOST) && url.scheme() == "https" =>
+            {
+                ServerKind::Twilio
+            }
+            _ => ServerKind::Other,
+        };
+        Ok(LinkSummary {
+            server: self.server.clone(),
+            server_host: host.to_string(),
+            server_host_unicode: (unicode != host).then_some(unicode),
+            server_kind,
+            service_sid: self.service_sid.clone(),
+            identity: self.identity.clone(),
+            friendly_name: self.friendly_name.clone(),
         })
     }
 
@@ -233,6 +293,51 @@ mod tests {
             assert_eq!(err.code(), "invalid_enroll_link", "{case}");
             assert!(!err.to_string().contains("supersecret"), "{err}");
         }
+    }
+
+    fn summary_of(server: &str) -> LinkSummary {
+        let server: String = url::form_urlencoded::byte_serialize(server.as_bytes()).collect();
+        EnrollLink::parse(&link(&format!(
+            "v=1&server={server}&service={SERVICE}&identity=user-0001&token=t"
+        )))
+        .expect("parses")
+        .summary()
+        .expect("summary")
+    }
+
+    #[test]
+    fn the_summary_badges_who_runs_the_server() {
+        for (server, kind) in [
+            ("https://verify.twilio.com/v2/", ServerKind::Twilio),
+            ("https://VERIFY.twilio.com/v2/", ServerKind::Twilio),
+            ("http://verify.twilio.com/v2/", ServerKind::Other),
+            (
+                "https://verify.twilio.com.example.net/v2/",
+                ServerKind::Other,
+            ),
+            ("https://127.0.0.1:8443/v2/", ServerKind::Local),
+            ("https://localhost:8443/v2/", ServerKind::Local),
+            ("https://[::1]:8443/v2/", ServerKind::Local),
+            ("https://auth.example.com/v2/", ServerKind::Other),
+        ] {
+            assert_eq!(summary_of(server).server_kind, kind, "{server}");
+        }
+    }
+
+    #[test]
+    fn an_international_host_is_shown_with_its_punycode() {
+        // Cyrillic letters that render like "apple".
+        let summary = summary_of("https://\u{0430}\u{0440}\u{0440}\u{04cf}\u{0435}.com/v2/");
+        assert_eq!(summary.server_host, "xn--80ak6aa92e.com");
+        assert_eq!(
+            summary.server_host_unicode.as_deref(),
+            Some("\u{0430}\u{0440}\u{0440}\u{04cf}\u{0435}.com")
+        );
+        assert_eq!(summary.server_kind, ServerKind::Other);
+        assert_eq!(
+            summary_of("https://auth.example.com/v2/").server_host_unicode,
+            None
+        );
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub mod watch;
 pub use challenges::{ChallengeList, Decision, PendingChallenge, ShownChallenge};
 pub use enroll::{PendingEnrollment, ResumeReport};
 pub use health::{FactorHealth, FactorProblem, HealthAction, HealthReport};
-pub use link::EnrollLink;
+pub use link::{EnrollLink, LinkSummary, ServerKind};
 pub use poll::{PollPolicy, Poller, Visibility};
 pub use reenroll::{OldFactorFate, Reenrolled, ReplacementOutcome};
 pub use store::{Enrollment, EnrollmentState, EnrollmentStore, HistoryEntry, LastHealth};
