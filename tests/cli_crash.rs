@@ -461,3 +461,126 @@ fn import_killed_at_random_moments_keeps_whole_accounts_in_file_order() {
         "no kill landed between the entries"
     );
 }
+
+/// Runs `add -` with the URI on stdin, stopped at crash point `point`; returns whether the
+/// process died by abort and what the crash log says.
+fn add_stopped_at(dir: &Path, entry: &Entry, point: &str) -> (bool, String) {
+    use std::io::Write;
+    let log_dir = tempfile::tempdir().expect("tempdir");
+    let log = log_dir.path().join("crash.log");
+    let mut child = Command::new(binary("countersign-cli"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["add", "-"])
+        .env("COUNTERSIGN_CRASH_AT", point)
+        .env("COUNTERSIGN_CRASH_LOG", &log)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("countersign-cli starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{}\n", entry.uri()).as_bytes())
+        .expect("write stdin");
+    let status = child.wait().expect("wait");
+    const SIGABRT: i32 = 6;
+    (
+        status.signal() == Some(SIGABRT),
+        std::fs::read_to_string(&log).unwrap_or_default(),
+    )
+}
+
+#[test]
+fn every_crash_point_is_reached_and_leaves_a_consistent_store() {
+    use countersign_core::crash_point;
+    let mut rng = StdRng::seed_from_u64(0x504f_494e_5453);
+    for point in crash_point::ALL {
+        let profile = tempfile::tempdir().expect("tempdir");
+        let dir = profile.path();
+        let mut known = BTreeMap::new();
+        let first = Entry::random("first".into(), &mut rng);
+        known.insert(first.name.clone(), first.clone());
+        succeed(dir, &["add", &first.uri()]);
+        let before = check_profile(dir, &known, &Found::default());
+
+        let crashed = Entry::random("crashed".into(), &mut rng);
+        known.insert(crashed.name.clone(), crashed.clone());
+        let (aborted, log) = add_stopped_at(dir, &crashed, point);
+        assert!(aborted, "{point}: the add was not stopped there");
+        assert_eq!(
+            log.trim(),
+            point,
+            "{point}: the point was not reached first"
+        );
+
+        let after = check_profile(dir, &known, &before);
+        let new_orphans: Vec<&String> = after.orphans.difference(&before.orphans).collect();
+        if point == "after-rename" {
+            // The new file is in place: the account is whole.
+            assert_eq!(after.accounts.len(), 2, "{point}");
+            assert!(new_orphans.is_empty(), "{point}: {new_orphans:?}");
+            assert_code(dir, &after.accounts[1], &crashed);
+        } else {
+            // The old file stands; the secret already written is reported, not lost.
+            assert_eq!(after.accounts, before.accounts, "{point}");
+            assert_eq!(new_orphans.len(), 1, "{point}: {new_orphans:?}");
+            assert_eq!(entry_secret(dir, new_orphans[0]), crashed.secret, "{point}");
+        }
+        let left_temp = matches!(point, "temp-file-written" | "before-rename");
+        assert_eq!(after.temp_files, usize::from(left_temp), "{point}");
+
+        // The next write clears what the crash left, and the first account still works.
+        let next = Entry::random("next".into(), &mut rng);
+        known.insert(next.name.clone(), next.clone());
+        succeed(dir, &["add", &next.uri()]);
+        let last = check_profile(dir, &known, &after);
+        assert_eq!(last.temp_files, 0, "{point}");
+        assert_code(dir, &last.accounts[0], &first);
+    }
+}
+
+#[test]
+fn the_app_and_the_cli_adding_at_once_lose_nothing() {
+    use countersign_core::profile::Profile;
+    use countersign_core::vault::Vault;
+    const EACH: usize = 12;
+    let mut rng = StdRng::seed_from_u64(0x5457_4f57);
+    let profile = tempfile::tempdir().expect("tempdir");
+    let dir = profile.path().to_path_buf();
+    succeed(&dir, &["list"]);
+    let by_cli: Vec<Entry> = (0..EACH)
+        .map(|i| Entry::random(format!("cli-{i:02}"), &mut rng))
+        .collect();
+    let by_app: Vec<Entry> = (0..EACH)
+        .map(|i| Entry::random(format!("app-{i:02}"), &mut rng))
+        .collect();
+
+    // The CLI in its own processes, one add after another...
+    let cli_dir = dir.clone();
+    let cli_entries = by_cli.clone();
+    let cli_side = std::thread::spawn(move || {
+        for entry in &cli_entries {
+            succeed(&cli_dir, &["add", &entry.uri()]);
+        }
+    });
+    // ...while the app's vault (the core, as the window uses it) adds its own.
+    let vault = Vault::open(&Profile::at(&dir)).expect("vault");
+    for entry in &by_app {
+        vault.add_uri(&entry.uri()).expect("app add");
+    }
+    cli_side.join().expect("cli side");
+
+    let known: BTreeMap<String, Entry> = by_cli
+        .iter()
+        .chain(&by_app)
+        .map(|e| (e.name.clone(), e.clone()))
+        .collect();
+    let found = check_profile(&dir, &known, &Found::default());
+    assert_eq!(found.accounts.len(), 2 * EACH, "an add was lost");
+    assert!(found.orphans.is_empty(), "{:?}", found.orphans);
+    // The app's open vault sees the CLI's accounts too.
+    assert_eq!(vault.accounts().expect("accounts").len(), 2 * EACH);
+}

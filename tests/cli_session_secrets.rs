@@ -103,6 +103,110 @@ fn random_entry(issuer: &str, name: &str, rng: &mut StdRng) -> OtpAuthUri {
     }
 }
 
+/// A verify-server for the push part of the session; dropped (stopped) with the runtime.
+struct PushServer {
+    _runtime: tokio::runtime::Runtime,
+    _server: verify_server::RunningServer,
+}
+
+/// Enrolls the session's profile as a push factor and approves one request through the
+/// CLI; returns the access token and the key the enrollment stored, as secrets to search.
+fn push_session(session: &mut Session, outside: &Path) -> (Vec<Vec<u8>>, PushServer) {
+    use countersign_core::verify::client::Request;
+    use countersign_core::verify::{Credentials, ServerConfig, VerifyClient};
+    const IDENTITY: &str = "session-user-01";
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mut config = verify_server::Config::new(&outside.join("verify-server"));
+    config.demo = true;
+    let server = runtime
+        .block_on(verify_server::start(config))
+        .expect("verify-server");
+    let ca_path = server.ca_pem_path().to_path_buf();
+    let ca = std::fs::read_to_string(&ca_path).expect("ca");
+    let backend = VerifyClient::new(&ServerConfig::new(&server.base_url(), Some(ca)).expect("cfg"))
+        .expect("client");
+    let credentials = Credentials::Backend {
+        account_sid: server.account_sid().to_string(),
+        auth_token: server.auth_token().to_string(),
+    };
+    let service = server.demo_service_sid().expect("demo service");
+    let call = |path: &[&str], form: &[(&str, &str)]| -> serde_json::Value {
+        let response = runtime
+            .block_on(backend.send(Request {
+                method: "POST".parse().expect("method"),
+                path,
+                query: &[],
+                form,
+                credentials: &credentials,
+            }))
+            .expect("backend request");
+        assert!(response.status.is_success(), "{response:?}");
+        serde_json::from_slice(&response.body).expect("json")
+    };
+    let token = call(
+        &["Services", &service, "AccessTokens"],
+        &[("Identity", IDENTITY), ("FactorType", "push")],
+    )["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let link = countersign_core::push::EnrollLink {
+        server: server.base_url(),
+        service_sid: service.clone(),
+        identity: IDENTITY.into(),
+        access_token: token.clone(),
+        friendly_name: Some("Session desktop".into()),
+    }
+    .to_link();
+    let enrolled = session.succeed(
+        &["push", "enroll", "-", "--ca", path_arg(&ca_path)],
+        &format!("{link}\n"),
+    );
+    let fields: Vec<&str> = enrolled.trim().split('\t').collect();
+    let (id, factor_sid) = (fields[1].to_string(), fields[2].to_string());
+    let challenge = call(
+        &["Services", &service, "Entities", IDENTITY, "Challenges"],
+        &[
+            ("FactorSid", &factor_sid),
+            ("Details.Message", "Session sign-in"),
+        ],
+    )["sid"]
+        .as_str()
+        .expect("sid")
+        .to_string();
+    session.succeed(
+        &["push", "approve", &challenge, "--ca", path_arg(&ca_path)],
+        "",
+    );
+
+    let vault_id: uuid::Uuid = vault_id(&session.data_dir()).parse().expect("vault id");
+    let key_id: uuid::Uuid = id.parse().expect("enrollment id");
+    let der = countersign_core::keychain::SecretStore::open(vault_id)
+        .expect("keychain")
+        .get(countersign_core::keychain::SecretKey::push(key_id))
+        .expect("read key")
+        .expect("the enrollment's key is in the keychain");
+    let der = der.expose().to_vec();
+    (
+        vec![token.into_bytes(), ec_private_scalar(&der), der],
+        PushServer {
+            _runtime: runtime,
+            _server: server,
+        },
+    )
+}
+
+/// The 32-byte private scalar inside a PKCS#8 P-256 key: RFC 5915's ECPrivateKey starts
+/// `02 01 01` (version 1) then `04 20` and the scalar.
+fn ec_private_scalar(der: &[u8]) -> Vec<u8> {
+    let start = der
+        .windows(5)
+        .position(|w| w == [0x02, 0x01, 0x01, 0x04, 0x20])
+        .expect("an ECPrivateKey in the PKCS#8 key")
+        + 5;
+    der[start..start + 32].to_vec()
+}
+
 fn path_arg(path: &Path) -> &str {
     path.to_str().expect("UTF-8 temp path")
 }
@@ -135,7 +239,7 @@ fn no_secret_reaches_any_file_log_or_output_during_a_session() {
     // Add by URI.
     let added = random_entry("Session", "added-by-uri", &mut rng);
     secrets.push(added.secret.expose().to_vec());
-    session.succeed(&["add", &added.to_uri()], "");
+    session.succeed(&["add", "-"], &format!("{}\n", added.to_uri()));
 
     // Import: Aegis plain, Aegis encrypted, a Countersign backup made with our own secrets
     // (so these secrets appear nowhere else), and Google Authenticator's protobuf links
@@ -194,6 +298,11 @@ fn no_secret_reaches_any_file_log_or_output_during_a_session() {
         "not the password\n",
     );
     assert!(!wrong.status.success());
+
+    // Push: enroll from a link on stdin (its access token is a secret), answer a request,
+    // and add the new P-256 key, whole and as its bare scalar, to what must not leak.
+    let push_dir = tempfile::tempdir().expect("tempdir");
+    let (push_secrets, _server) = push_session(&mut session, push_dir.path());
 
     // Encrypted exports, ours and Aegis's.
     let export_line = format!("{EXPORT_PASSWORD}\n");
@@ -324,6 +433,22 @@ fn no_secret_reaches_any_file_log_or_output_during_a_session() {
     assert!(
         printed.is_empty(),
         "secrets in the CLI's output: {printed:?}"
+    );
+    // The push secrets (#0 the access token, #1 the key's scalar, #2 the whole key) too.
+    let hits = files_containing_secrets(session.root.path(), &push_secrets);
+    assert!(
+        hits.is_empty(),
+        "push secrets in files:\n{}",
+        hits.join("\n")
+    );
+    let printed = secrets_in(&session.printed, &push_secrets);
+    assert!(
+        printed.is_empty(),
+        "push secrets in the CLI's output: {printed:?}"
+    );
+    assert!(
+        session.data_dir().join("enrollments.json").exists(),
+        "the push part did not use the profile searched"
     );
     assert!(
         session.data_dir().join("accounts.json").exists(),

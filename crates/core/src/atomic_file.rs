@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
+use crate::crash_point;
 use crate::error::{Error, Result};
 
 /// Opens (creating) `path` and takes an advisory lock on it; released when the file drops.
@@ -35,10 +36,13 @@ pub(crate) fn write(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::io(dir, e))?;
     temp.write_all(bytes)
         .map_err(|e| Error::io(temp.path(), e))?;
+    crash_point::reached(crash_point::TEMP_FILE_WRITTEN);
     temp.as_file()
         .sync_all()
         .map_err(|e| Error::io(temp.path(), e))?;
+    crash_point::reached(crash_point::BEFORE_RENAME);
     temp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    crash_point::reached(crash_point::AFTER_RENAME);
     // The rename is only durable once the directory entry is.
     #[cfg(unix)]
     File::open(dir)

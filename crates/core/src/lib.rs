@@ -17,6 +17,7 @@
 pub mod account;
 mod atomic_file;
 pub mod clipboard;
+pub mod crash_point;
 pub mod error;
 pub mod export;
 pub mod health;

@@ -90,6 +90,7 @@ impl Vault {
         let key = SecretKey::otp(account.id);
         self.secrets
             .put(key, &account.display_name(), &keychain_form(&parsed.secret))?;
+        crate::crash_point::reached(crate::crash_point::AFTER_KEYCHAIN_WRITE);
         let stored = self.store.update(|file| {
             file.accounts.push(account.clone());
             Ok(())
