@@ -116,7 +116,7 @@ fn push_session(session: &mut Session, outside: &Path) -> (Vec<Vec<u8>>, PushSer
     use countersign_core::verify::{Credentials, ServerConfig, VerifyClient};
     const IDENTITY: &str = "session-user-01";
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let mut config = verify_server::Config::new(&outside.join("verify-server"));
+    let mut config = verify_server::Config::new(outside.join("verify-server"));
     config.demo = true;
     let server = runtime
         .block_on(verify_server::start(config))
