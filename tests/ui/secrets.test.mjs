@@ -14,7 +14,7 @@ import { closeApp, openApp, startDriver } from "./driver.mjs";
 import { startVerifyServer } from "./verify.mjs";
 
 const IDENTITY = "secrets-user-0001";
-const PORT = 4490;
+const PORT = 4530;
 
 /** RFC 4648 base32 without padding. */
 function base32(bytes) {
