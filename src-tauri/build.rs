@@ -4,6 +4,8 @@ const COMMANDS: &[&str] = &[
     "app_status",
     "list_accounts",
     "add_account_uri",
+    "preview_manual_entry",
+    "add_manual_entry",
     "delete_account",
     "edit_account",
     "reorder_accounts",

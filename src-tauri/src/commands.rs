@@ -2,6 +2,7 @@
 //! thread (keychain calls block on D-Bus), return data or a `{code, message}` error.
 
 use countersign_core::account::{Account, AccountEdit};
+use countersign_core::manual_entry::{ManualEntry, ManualPreview};
 use countersign_core::settings::Settings;
 use countersign_core::vault::{Code, Vault, unix_now};
 use serde::Serialize;
@@ -74,6 +75,22 @@ pub async fn list_accounts(state: State<'_, AppState>) -> CommandResult<Vec<Acco
 pub async fn add_account_uri(state: State<'_, AppState>, uri: String) -> CommandResult<Account> {
     let vault = state.vault()?;
     blocking(move || Ok(vault.add_uri(&uri)?)).await
+}
+
+/// The live preview of the "enter a setup key" form: the code now, or each field's problem.
+#[tauri::command]
+pub async fn preview_manual_entry(entry: ManualEntry) -> CommandResult<ManualPreview> {
+    Ok(entry.preview(unix_now()))
+}
+
+#[tauri::command]
+pub async fn add_manual_entry(
+    state: State<'_, AppState>,
+    entry: ManualEntry,
+) -> CommandResult<Account> {
+    let vault = state.vault()?;
+    let checked = entry.to_uri()?;
+    blocking(move || Ok(vault.add(checked)?)).await
 }
 
 #[tauri::command]

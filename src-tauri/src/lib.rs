@@ -108,6 +108,8 @@ pub fn run() {
             commands::retry_keychain,
             commands::list_accounts,
             commands::add_account_uri,
+            commands::preview_manual_entry,
+            commands::add_manual_entry,
             commands::delete_account,
             commands::edit_account,
             commands::reorder_accounts,

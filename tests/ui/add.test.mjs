@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { closeApp, openApp, root, screenshot, startDriver } from "./driver.mjs";
+import { base32Decode, totp } from "./totp.mjs";
 
 const fixtures = join(root, "crates/core/src/import/testdata");
 
@@ -67,5 +68,58 @@ describe("adding accounts from files", () => {
     assert.ok(added >= 1, text);
     await browser.waitUntil(async () => (await count()) === 1 + added, { timeout: 5_000 });
     await screenshot(browser, "21-imported");
+  });
+
+  test("a setup key typed by hand previews its code, names a bad character, and adds", async () => {
+    const before = await count();
+    await (await browser.$('[data-testid="manual-toggle"] summary')).click();
+    await (await browser.$('[data-testid="manual-issuer"]')).setValue("Typed Co");
+    await (await browser.$('[data-testid="manual-name"]')).setValue("dave@example.com");
+    // A zero where an O belongs: the field says which character, where, and why.
+    await (await browser.$('[data-testid="manual-secret"]')).setValue("gezd gnbv gy3t qojq gezd gnbv gy3t qoj0");
+    const secretError = await browser.$('[data-testid="manual-error-secret"]');
+    await secretError.waitForExist({ timeout: 5_000 });
+    assert.match(String(await secretError.getProperty("textContent")), /secret: bad character '0' at position 39/);
+    assert.equal(await (await browser.$('[data-testid="manual-preview"]')).getAttribute("data-code"), "");
+
+    // Fixed (spaces, dashes, lower case are fine): the preview is RFC 6238's code.
+    const typed = "gezd-gnbv gy3t qojq gezd gnbv gy3t qojq";
+    await (await browser.$('[data-testid="manual-secret"]')).setValue(typed);
+    await secretError.waitForExist({ reverse: true, timeout: 5_000 });
+    const seed = base32Decode("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+    const previewCode = async () => (await browser.$('[data-testid="manual-preview"]')).getAttribute("data-code");
+    await browser.waitUntil(async () => /^\d{6}$/.test(await previewCode()), { timeout: 5_000 });
+    const now = Math.floor(Date.now() / 1000);
+    assert.ok([now - 2, now, now + 2].map((t) => totp(seed, t)).includes(await previewCode()));
+
+    // Advanced: eight digits show at once in the preview.
+    await (await browser.$('[data-testid="manual-advanced"] summary')).click();
+    await (await browser.$('[data-testid="manual-digits"]')).setValue("8");
+    await browser.waitUntil(async () => /^\d{8}$/.test(await previewCode()), { timeout: 5_000 });
+    // Nine is refused beside the field.
+    await (await browser.$('[data-testid="manual-digits"]')).setValue("9");
+    const digitsError = await browser.$('[data-testid="manual-error-digits"]');
+    await digitsError.waitForExist({ timeout: 5_000 });
+    assert.match(String(await digitsError.getProperty("textContent")), /9 digits is not supported/);
+    await (await browser.$('[data-testid="manual-digits"]')).setValue("8");
+    await digitsError.waitForExist({ reverse: true, timeout: 5_000 });
+    await screenshot(browser, "22-manual-entry");
+
+    await (await browser.$('[data-testid="manual-add"]')).click();
+    await browser.waitUntil(async () => (await count()) === before + 1, { timeout: 10_000 });
+    let row;
+    const texts = [];
+    for (const candidate of await browser.$$('[data-testid="account"]')) {
+      const text = String(await candidate.getProperty("textContent"));
+      texts.push(text);
+      if (text.includes("dave@example.com")) row = candidate;
+    }
+    assert.ok(row, texts.join(" | "));
+    assert.match(String(await row.getProperty("textContent")), /Typed Co/);
+    const code = await (await row.$('[data-testid="code"]')).getAttribute("data-code");
+    const at = Math.floor(Date.now() / 1000);
+    assert.ok([at - 2, at, at + 2].map((t) => totp(seed, t, 30, 8)).includes(code), code);
+    // The form is empty again, key included.
+    assert.equal(await (await browser.$('[data-testid="manual-secret"]')).getValue(), "");
   });
 });

@@ -3,7 +3,8 @@
 
 use clap::{Args, ValueEnum};
 use countersign_core::account::Account;
-use countersign_core::otp::{self, Algorithm, OtpKind, OtpParams};
+use countersign_core::manual_entry::ManualEntry;
+use countersign_core::otp::{Algorithm, OtpKind, OtpParams};
 use countersign_core::otpauth::OtpAuthUri;
 use countersign_core::vault::Vault;
 use countersign_core::{Error, Result};
@@ -71,13 +72,6 @@ pub fn run(vault: &Vault, args: AddArgs) -> Result<Account> {
 }
 
 fn typed_account(args: &AddArgs, name: &str) -> Result<OtpAuthUri> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(Error::InvalidAccount {
-            field: "name",
-            reason: "the account name is empty".into(),
-        });
-    }
     let mut params = match args.kind {
         KindArg::Totp => OtpParams::totp_default(),
         KindArg::Hotp => OtpParams::hotp(0),
@@ -103,21 +97,13 @@ fn typed_account(args: &AddArgs, name: &str) -> Result<OtpAuthUri> {
     }
     // Checked before the key is asked for, so a typo costs no retyping.
     params.validate()?;
-    let key = read_secret_line("Setup key: ")?;
-    let secret = if args.hex {
-        otp::decode_hex_secret(&key)?
-    } else {
-        otp::decode_secret(&key)?
-    };
-    Ok(OtpAuthUri {
-        issuer: args
-            .issuer
-            .as_deref()
-            .map(str::trim)
-            .filter(|i| !i.is_empty())
-            .map(str::to_string),
-        account_name: name.to_string(),
+    let entry = ManualEntry {
+        issuer: args.issuer.clone().unwrap_or_default(),
+        name: name.to_string(),
+        secret: read_secret_line("Setup key: ")?.to_string(),
+        hex: args.hex,
         params,
-        secret,
-    })
+    };
+    // The first problem, as `error[invalid_account]: invalid FIELD: reason`.
+    entry.to_uri()
 }

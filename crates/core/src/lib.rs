@@ -23,6 +23,7 @@ pub mod export;
 pub mod health;
 pub mod import;
 pub mod keychain;
+pub mod manual_entry;
 pub mod otp;
 pub mod otpauth;
 pub mod profile;

@@ -258,3 +258,25 @@ export interface ReenrollProgress {
   /** The new enrollment's state; `verified` means the old factor is being dealt with. */
   state: string;
 }
+
+/** A problem with one field of the manual entry form. */
+export interface FieldError {
+  field: "issuer" | "name" | "secret" | "digits" | "period" | "algorithm" | "counter";
+  message: string;
+}
+
+/** What the core says of the manual entry form as typed: the code now, or the problems. */
+export interface ManualPreview {
+  code: string | null;
+  seconds_remaining: number | null;
+  errors: FieldError[];
+}
+
+/** The manual entry form's contents. */
+export interface ManualEntry {
+  issuer: string;
+  name: string;
+  secret: string;
+  hex: boolean;
+  params: OtpParams;
+}
