@@ -17,7 +17,7 @@ VERIFY_DATA_DIR ?= $(HOME)/.local/share/countersign-verify-server
 # `cargo build --release` and `make package` share one build.
 PACKAGE_TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: help run test deps deps-test ui build lint test-rust test-ui test-fuzz package test-package
+.PHONY: help run test deps deps-test ui build lint test-rust test-api test-ui test-fuzz package test-package
 
 help:
 	@echo "make run    build and start verify-server (demo) and the Countersign app"
@@ -47,6 +47,10 @@ lint: ui
 test-rust: build
 	scripts/with-keyring.sh $(CARGO) test --workspace
 
+# Schemathesis against verify-server from Twilio's OpenAPI file: no 5xx, no dropped connection.
+test-api: build
+	scripts/api-conformance.sh
+
 # Each fuzz target of crates/core/fuzz for FUZZ_SECONDS (default 20) from its seeds; installs
 # cargo-fuzz if missing. The first run builds the targets (minutes), later ones reuse them.
 test-fuzz:
@@ -67,6 +71,7 @@ test: deps-test
 	$(MAKE) lint
 	npm --prefix ui test
 	$(MAKE) test-rust
+	$(MAKE) test-api
 	$(MAKE) test-fuzz
 	$(MAKE) test-ui
 	$(MAKE) test-package

@@ -22,6 +22,7 @@ test_packages=(
   # lookup, and reading the .rpm.
   desktop-file-utils xdg-utils rpm
   python3-dbus python3-gi  # the notification stand-in of tests/ui/bench-notify.mjs
+  python3-venv  # scripts/api-conformance.sh installs Schemathesis into a venv
 )
 
 packages=("${build_packages[@]}")
