@@ -173,3 +173,45 @@ fn a_session_without_secret_service_is_explained() {
     assert!(err.starts_with("error[keychain_unavailable]"), "{err}");
     assert!(err.contains("Secret Service"), "names the cause: {err}");
 }
+
+#[test]
+fn hotp_codes_advance_only_with_next_and_the_counter_survives_a_restart() {
+    let profile = tempfile::tempdir().expect("tempdir");
+    let dir = profile.path();
+    let hotp = format!("otpauth://hotp/Counter:hank?secret={SEED_B32}&issuer=Counter&counter=0");
+    let added = Command::new(binary("countersign-cli"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["add", hotp.as_str()])
+        .output()
+        .expect("runs");
+    assert!(added.status.success(), "{}", stderr(&added));
+    let code = |args: &[&str]| {
+        let output = cli(dir, args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        stdout(&output).trim().to_string()
+    };
+    // RFC 4226 Appendix D: counts 0, 1 and 2.
+    assert_eq!(code(&["code", "hank"]), "755224");
+    assert_eq!(
+        code(&["code", "hank"]),
+        "755224",
+        "showing does not advance"
+    );
+    assert_eq!(code(&["code", "hank", "--next"]), "287082");
+    assert_eq!(code(&["code", "hank"]), "287082");
+    assert_eq!(code(&["code", "hank", "--next"]), "359152");
+    let listed: serde_json::Value =
+        serde_json::from_str(&stdout(&cli(dir, &["list", "--json"]))).expect("json");
+    assert_eq!(listed[0]["otp"]["counter"], 2);
+
+    // A time-based account has no counter to advance.
+    assert!(cli(dir, &["add", &uri("Time", "tina")]).status.success());
+    let refused = cli(dir, &["code", "tina", "--next"]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).starts_with("error[invalid_account]"),
+        "{}",
+        stderr(&refused)
+    );
+}

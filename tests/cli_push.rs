@@ -197,11 +197,35 @@ async fn enroll_list_approve_deny_and_remove_from_the_cli() {
         stdout(&history)
     );
 
+    // Renamed here and on the server.
+    let renamed = run_cli(dir, &["push", "rename", &id, "Renamed desktop"]).await;
+    assert!(renamed.status.success(), "{}", stderr(&renamed));
+    assert_eq!(
+        stdout(&renamed).trim(),
+        format!("renamed\t{id}\tRenamed desktop")
+    );
+    let factor = backend
+        .call(
+            "GET",
+            &[
+                "Services",
+                &backend.service,
+                "Entities",
+                IDENTITY,
+                "Factors",
+                &factor_sid,
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(factor["friendly_name"], "Renamed desktop");
+    assert!(stdout(&run_cli(dir, &["push", "list"]).await).contains("\tRenamed desktop\t"));
+
     let removed = run_cli(dir, &["push", "remove", &factor_sid]).await;
     assert!(removed.status.success(), "{}", stderr(&removed));
     assert_eq!(
         stdout(&removed).trim(),
-        format!("removed\t{id}\tCLI desktop\tserver-deleted")
+        format!("removed\t{id}\tRenamed desktop\tserver-deleted")
     );
     let listed = run_cli(dir, &["push", "list"]).await;
     assert_eq!(stdout(&listed), "");

@@ -124,6 +124,19 @@ describe("push approval in the window", () => {
     assert.equal(factor.factor_type, "push");
   });
 
+  test("an enrollment is renamed in the window and on the server", async () => {
+    await (await browser.$('[data-testid="enrollment-rename"]')).click();
+    const input = await browser.$('[data-testid="enrollment-name-input"]');
+    await input.setValue("Office desktop");
+    await (await browser.$('[data-testid="enrollment-save-name"]')).click();
+    await input.waitForExist({ reverse: true, timeout: 10_000 });
+    await browser.waitUntil(
+      async () => /Office desktop/.test(String(await (await browser.$('[data-testid="enrollment"]')).getProperty("textContent"))),
+      { timeout: 5_000, timeoutMsg: "the list does not show the new name" },
+    );
+    assert.equal((await factorSid()).friendly_name, "Office desktop");
+  });
+
   test("approving a request signs it and the server reads approved", async () => {
     const created = await challenge("Sign in to Countersign Demo");
     const card = await waitForRequest(created.sid);

@@ -45,7 +45,12 @@ enum Command {
         json: bool,
     },
     /// Print the current code of an account (by id, "issuer:name", issuer or name).
-    Code { account: String },
+    Code {
+        account: String,
+        /// HOTP: advance the counter and print the next code (each code is used once).
+        #[arg(long)]
+        next: bool,
+    },
     /// Delete an account and its secret.
     Delete { account: String },
     /// This machine as a Verify push factor: enroll, list, answer challenges.
@@ -103,9 +108,14 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Code { account } => {
+        Command::Code { account, next } => {
             let account = vault.find(&account)?;
-            println!("{}", vault.code(account.id, unix_now())?.code);
+            let code = if next {
+                vault.next_hotp(account.id)?
+            } else {
+                vault.code(account.id, unix_now())?
+            };
+            println!("{}", code.code);
         }
         Command::Delete { account } => {
             let account = vault.find(&account)?;

@@ -54,6 +54,8 @@ enum PushCommand {
         #[arg(long)]
         enrollment: Option<String>,
     },
+    /// Rename an enrollment (by id, factor SID or name), here and on the server.
+    Rename { enrollment: String, name: String },
     /// Remove an enrollment (by id, factor SID or name): server factor, then key and record.
     Remove {
         enrollment: String,
@@ -235,6 +237,11 @@ async fn run_command(manager: &PushManager, args: PushArgs) -> Result<()> {
             challenge,
             enrollment,
         } => answer(manager, &challenge, enrollment.as_deref(), Decision::Deny).await?,
+        PushCommand::Rename { enrollment, name } => {
+            let found = manager.find(&enrollment)?;
+            let renamed = manager.rename(found.id, &name).await?;
+            println!("renamed\t{}\t{}", renamed.id, renamed.friendly_name);
+        }
         PushCommand::Remove {
             enrollment,
             local_only,
