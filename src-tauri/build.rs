@@ -6,6 +6,7 @@ const COMMANDS: &[&str] = &[
     "add_account_uri",
     "preview_manual_entry",
     "add_manual_entry",
+    "preview_account_params",
     "delete_account",
     "edit_account",
     "reorder_accounts",

@@ -3,6 +3,7 @@
 
 use countersign_core::account::{Account, AccountEdit};
 use countersign_core::manual_entry::{ManualEntry, ManualPreview};
+use countersign_core::otp::OtpParams;
 use countersign_core::settings::Settings;
 use countersign_core::vault::{Code, Vault, unix_now};
 use serde::Serialize;
@@ -91,6 +92,17 @@ pub async fn add_manual_entry(
     let vault = state.vault()?;
     let checked = entry.to_uri()?;
     blocking(move || Ok(vault.add(checked)?)).await
+}
+
+/// The edit dialog's preview: the code the account would show with `params`.
+#[tauri::command]
+pub async fn preview_account_params(
+    state: State<'_, AppState>,
+    id: Uuid,
+    params: OtpParams,
+) -> CommandResult<ManualPreview> {
+    let vault = state.vault()?;
+    blocking(move || Ok(vault.preview_params(id, &params, unix_now())?)).await
 }
 
 #[tauri::command]

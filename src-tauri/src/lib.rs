@@ -110,6 +110,7 @@ pub fn run() {
             commands::add_account_uri,
             commands::preview_manual_entry,
             commands::add_manual_entry,
+            commands::preview_account_params,
             commands::delete_account,
             commands::edit_account,
             commands::reorder_accounts,

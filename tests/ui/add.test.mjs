@@ -122,4 +122,36 @@ describe("adding accounts from files", () => {
     // The form is empty again, key included.
     assert.equal(await (await browser.$('[data-testid="manual-secret"]')).getValue(), "");
   });
+
+  test("an account's code settings are edited with a preview before saving", async () => {
+    let row;
+    for (const candidate of await browser.$$('[data-testid="account"]')) {
+      if (String(await candidate.getProperty("textContent")).includes("dave@example.com")) row = candidate;
+    }
+    assert.ok(row, "the account typed by hand is listed");
+    await (await row.$('[data-testid="edit"]')).click();
+    await (await browser.$('[data-testid="edit-otp"] summary')).click();
+    await (await browser.$('[data-testid="edit-digits"]')).setValue("6");
+    const preview = await browser.$('[data-testid="edit-preview"]');
+    await preview.waitForExist({ timeout: 5_000 });
+    const seed = base32Decode("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+    await browser.waitUntil(async () => /^\d{6}$/.test(await preview.getAttribute("data-code")), { timeout: 5_000 });
+    const now = Math.floor(Date.now() / 1000);
+    assert.ok([now - 2, now, now + 2].map((t) => totp(seed, t)).includes(await preview.getAttribute("data-code")));
+    // A setting the core refuses keeps Save off and says why.
+    await (await browser.$('[data-testid="edit-digits"]')).setValue("4");
+    await browser.waitUntil(async () => /4 digits is not supported/.test(String(await preview.getProperty("textContent"))), { timeout: 5_000 });
+    assert.equal(await (await browser.$('[data-testid="edit-save"]')).isEnabled(), false);
+    await (await browser.$('[data-testid="edit-digits"]')).setValue("6");
+    await browser.waitUntil(async () => (await browser.$('[data-testid="edit-save"]')).isEnabled(), { timeout: 5_000 });
+    await (await browser.$('[data-testid="edit-save"]')).click();
+    await (await browser.$('[data-testid="edit-dialog"]')).waitForDisplayed({ reverse: true, timeout: 5_000 });
+    await browser.waitUntil(async () => /^\d{6}$/.test(await (await row.$('[data-testid="code"]')).getAttribute("data-code")), {
+      timeout: 5_000,
+      timeoutMsg: "the row does not show six digits",
+    });
+    const at = Math.floor(Date.now() / 1000);
+    const shown = await (await row.$('[data-testid="code"]')).getAttribute("data-code");
+    assert.ok([at - 2, at, at + 2].map((t) => totp(seed, t)).includes(shown), shown);
+  });
 });

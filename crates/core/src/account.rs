@@ -32,6 +32,8 @@ pub struct AccountEdit {
     pub pinned: Option<bool>,
     /// `Some("")` clears a chosen icon.
     pub icon: Option<String>,
+    /// New code parameters (a service that changed its digits or period, a typo at entry).
+    pub otp: Option<OtpParams>,
 }
 
 impl AccountEdit {
@@ -56,6 +58,10 @@ impl AccountEdit {
         if let Some(icon) = &self.icon {
             let icon = icon.trim();
             account.icon = (!icon.is_empty()).then(|| icon.to_string());
+        }
+        if let Some(otp) = &self.otp {
+            otp.validate()?;
+            account.otp = otp.clone();
         }
         Ok(())
     }
@@ -83,5 +89,47 @@ impl Account {
             || self.name.to_lowercase() == q
             || self.issuer.to_lowercase() == q
             || format!("{}:{}", self.issuer, self.name).to_lowercase() == q
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account() -> Account {
+        Account {
+            id: Uuid::new_v4(),
+            issuer: "Example".into(),
+            name: "alice".into(),
+            otp: OtpParams::totp_default(),
+            created_at: 0,
+            pinned: false,
+            icon: None,
+        }
+    }
+
+    #[test]
+    fn code_settings_are_edited_only_when_valid() {
+        let mut edited = account();
+        let mut otp = OtpParams::totp_default();
+        otp.digits = 8;
+        otp.period = 60;
+        let edit = AccountEdit {
+            otp: Some(otp.clone()),
+            ..AccountEdit::default()
+        };
+        edit.apply(&mut edited).expect("valid");
+        assert_eq!(edited.otp, otp);
+        assert_eq!(edited.name, "alice", "other fields stay");
+
+        let mut refused = account();
+        otp.digits = 4;
+        let edit = AccountEdit {
+            otp: Some(otp),
+            ..AccountEdit::default()
+        };
+        let err = edit.apply(&mut refused).expect_err("four digits");
+        assert!(err.to_string().starts_with("invalid digits"), "{err}");
+        assert_eq!(refused.otp, OtpParams::totp_default(), "nothing changed");
     }
 }

@@ -107,24 +107,36 @@ impl ManualEntry {
     /// The code the entry would show at `unix_time`, or its field errors.
     pub fn preview(&self, unix_time: u64) -> ManualPreview {
         match self.check() {
-            Ok(entry) => match otp::generate(&entry.params, &entry.secret, unix_time) {
-                Ok(code) => ManualPreview {
-                    code: Some(code),
-                    seconds_remaining: otp::seconds_remaining(&entry.params, unix_time),
-                    errors: Vec::new(),
-                },
-                Err(e) => ManualPreview {
-                    code: None,
-                    seconds_remaining: None,
-                    errors: vec![field_error(e)],
-                },
-            },
+            Ok(entry) => preview_with_secret(&entry.params, &entry.secret, unix_time),
             Err(errors) => ManualPreview {
                 code: None,
                 seconds_remaining: None,
                 errors,
             },
         }
+    }
+}
+
+/// The code `params` give with `secret` at `unix_time`, or why they are refused.
+pub fn preview_with_secret(
+    params: &OtpParams,
+    secret: &crate::secret::SecretBytes,
+    unix_time: u64,
+) -> ManualPreview {
+    let generated = params
+        .validate()
+        .and_then(|()| otp::generate(params, secret, unix_time));
+    match generated {
+        Ok(code) => ManualPreview {
+            code: Some(code),
+            seconds_remaining: otp::seconds_remaining(params, unix_time),
+            errors: Vec::new(),
+        },
+        Err(e) => ManualPreview {
+            code: None,
+            seconds_remaining: None,
+            errors: vec![field_error(e)],
+        },
     }
 }
 

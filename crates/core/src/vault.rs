@@ -134,6 +134,25 @@ impl Vault {
         Ok(removed)
     }
 
+    /// The code account `id` would show at `unix_time` with `params` instead of its own: the
+    /// live preview of the edit dialog, so a change is seen before it is saved.
+    pub fn preview_params(
+        &self,
+        id: Uuid,
+        params: &crate::otp::OtpParams,
+        unix_time: u64,
+    ) -> Result<crate::manual_entry::ManualPreview> {
+        let account = self
+            .accounts()?
+            .into_iter()
+            .find(|a| a.id == id)
+            .ok_or_else(|| Error::AccountNotFound(id.to_string()))?;
+        let secret = self.secret(&account)?;
+        Ok(crate::manual_entry::preview_with_secret(
+            params, &secret, unix_time,
+        ))
+    }
+
     /// Renames, pins or re-icons an account. The keychain entry is keyed by id, so it needs
     /// no change.
     pub fn edit(&self, id: Uuid, edit: &AccountEdit) -> Result<Account> {

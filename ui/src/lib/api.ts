@@ -58,6 +58,7 @@ export const api = {
   addAccountUri: (uri: string) => call<Account>("add_account_uri", { uri }),
   previewManualEntry: (entry: ManualEntry) => call<ManualPreview>("preview_manual_entry", { entry }),
   addManualEntry: (entry: ManualEntry) => call<Account>("add_manual_entry", { entry }),
+  previewAccountParams: (id: string, params: OtpParams) => call<ManualPreview>("preview_account_params", { id, params }),
   deleteAccount: (id: string) => call<Account>("delete_account", { id }),
   editAccount: (id: string, edit: AccountEdit) => call<Account>("edit_account", { id, edit }),
   reorderAccounts: (ids: string[]) => call<void>("reorder_accounts", { ids }),

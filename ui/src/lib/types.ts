@@ -25,6 +25,7 @@ export interface AccountEdit {
   name?: string;
   pinned?: boolean;
   icon?: string;
+  otp?: OtpParams;
 }
 
 export interface Settings {
