@@ -23,6 +23,7 @@ test_packages=(
   desktop-file-utils xdg-utils rpm
   python3-dbus python3-gi  # the notification stand-in of tests/ui/bench-notify.mjs
   python3-venv  # scripts/api-conformance.sh installs Schemathesis into a venv
+  python3-xlib  # tests/ui/close_window.py: a window manager's close, under Xvfb
 )
 
 packages=("${build_packages[@]}")

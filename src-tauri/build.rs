@@ -7,6 +7,7 @@ const COMMANDS: &[&str] = &[
     "preview_manual_entry",
     "add_manual_entry",
     "preview_account_params",
+    "quit_app",
     "delete_account",
     "edit_account",
     "reorder_accounts",

@@ -196,3 +196,9 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| CommandError::internal(format!("background task failed: {e}")))?
 }
+
+/// Quits for real (closing the window only sends the app to the tray).
+#[tauri::command]
+pub fn quit_app(app: AppHandle) {
+    app.exit(0);
+}

@@ -1,6 +1,7 @@
 //! The desktop shell: parses the command line, opens the vault, registers plugins and
 //! commands. Decisions live in `countersign-core`; this crate only wires them to the window.
 
+mod background;
 mod commands;
 mod copy;
 mod error;
@@ -111,6 +112,7 @@ pub fn run() {
             commands::preview_manual_entry,
             commands::add_manual_entry,
             commands::preview_account_params,
+            commands::quit_app,
             commands::delete_account,
             commands::edit_account,
             commands::reorder_accounts,
@@ -141,19 +143,26 @@ pub fn run() {
             health::secret_adopt_orphan,
             health::secret_delete_orphan,
         ])
-        .on_window_event(|window, event| {
-            if let tauri::WindowEvent::Focused(focused) = event {
+        .on_window_event(|window, event| match event {
+            tauri::WindowEvent::Focused(focused) => {
                 // Focus means the user is looking: poll now and at the fast rate.
                 push::window_focused(&window.state::<push::PushRuntime>(), *focused);
                 if *focused {
                     health::window_focused(window.app_handle());
                 }
             }
+            tauri::WindowEvent::Destroyed if window.label() == background::MAIN_WINDOW => {
+                background::window_closed(window.app_handle());
+            }
+            _ => {}
         })
-        .run(tauri::generate_context!());
-    if let Err(e) = result {
-        eprintln!("error[startup]: {e}");
-        std::process::exit(1);
+        .build(tauri::generate_context!());
+    match result {
+        Ok(app) => app.run(background::on_run_event),
+        Err(e) => {
+            eprintln!("error[startup]: {e}");
+            std::process::exit(1);
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Manager, Runtime};
+use tauri::{AppHandle, Manager};
 use uuid::Uuid;
 
 use crate::state::AppState;
@@ -12,7 +12,7 @@ const SHOW: &str = "show";
 const QUIT: &str = "quit";
 const COPY_PREFIX: &str = "copy:";
 
-pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+pub fn create(app: &AppHandle) -> tauri::Result<()> {
     let menu = build_menu(app)?;
     let mut builder = TrayIconBuilder::with_id(TRAY_ID)
         .tooltip("Countersign")
@@ -26,7 +26,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
 }
 
 /// Rebuilds the menu after pins changed. Failing to is cosmetic, so it is only logged.
-pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
+pub fn refresh(app: &AppHandle) {
     let Some(tray) = app.tray_by_id(TRAY_ID) else {
         return;
     };
@@ -40,15 +40,11 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
-pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(window) = app.get_webview_window("main") {
-        let _ = window.unminimize();
-        let _ = window.show();
-        let _ = window.set_focus();
-    }
+pub fn show_main_window(app: &AppHandle) {
+    crate::background::show_main_window(app);
 }
 
-fn build_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
+fn build_menu(app: &AppHandle) -> tauri::Result<Menu<tauri::Wry>> {
     let menu = Menu::new(app)?;
     menu.append(&MenuItem::with_id(
         app,
@@ -79,7 +75,7 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
     Ok(menu)
 }
 
-fn on_menu_event<R: Runtime>(app: &AppHandle<R>, id: &str) {
+fn on_menu_event(app: &AppHandle, id: &str) {
     match id {
         SHOW => show_main_window(app),
         QUIT => app.exit(0),

@@ -5,13 +5,17 @@
 
 use tauri::{Manager, Runtime};
 
-#[cfg(target_os = "linux")]
 pub fn tune<R: Runtime>(app: &tauri::App<R>) {
+    if let Some(window) = app.get_webview_window("main") {
+        tune_window(&window);
+    }
+}
+
+/// Tunes one window's web view (the first one, and each one built again after a close).
+#[cfg(target_os = "linux")]
+pub fn tune_window<R: Runtime>(window: &tauri::WebviewWindow<R>) {
     use webkit2gtk::{
         CacheModel, HardwareAccelerationPolicy, SettingsExt, WebContextExt, WebViewExt,
-    };
-    let Some(window) = app.get_webview_window("main") else {
-        return;
     };
     let result = window.with_webview(|platform| {
         let view = platform.inner();
@@ -31,4 +35,4 @@ pub fn tune<R: Runtime>(app: &tauri::App<R>) {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn tune<R: Runtime>(_app: &tauri::App<R>) {}
+pub fn tune_window<R: Runtime>(_window: &tauri::WebviewWindow<R>) {}

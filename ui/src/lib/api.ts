@@ -66,6 +66,7 @@ export const api = {
   nextHotp: (id: string) => call<Code>("next_hotp", { id }),
   copyCode: (id: string) => call<void>("copy_code", { id }),
   getSettings: () => call<Settings>("get_settings"),
+  quitApp: () => call<void>("quit_app"),
   saveSettings: (settings: Settings) => call<Settings>("save_settings", { settings }),
   scanImage: (bytes: Uint8Array) => callRaw<ScanOutcome>("scan_image", bytes, {}),
   scanClipboard: () => call<ScanOutcome>("scan_clipboard"),
