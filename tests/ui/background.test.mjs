@@ -7,30 +7,12 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import { appBinary, closeApp, root } from "./driver.mjs";
+import { startRecorder } from "./notify.mjs";
 import { startVerifyServer } from "./verify.mjs";
 
 const IDENTITY = "background-user-01";
-
-function startRecorder() {
-  const child = spawn("/usr/bin/python3", [join(root, "tests/ui/notify_recorder.py")], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const seen = [];
-  let readyResolve;
-  const ready = new Promise((resolve, reject) => {
-    readyResolve = resolve;
-    child.once("exit", (code) => reject(new Error(`notify_recorder.py exited with ${code}`)));
-  });
-  createInterface({ input: child.stdout }).on("line", (line) => {
-    const record = JSON.parse(line);
-    if (record.ready) readyResolve();
-    else seen.push(record);
-  });
-  return { child, ready, seen };
-}
 
 async function waitFor(what, check, timeoutMs) {
   const deadline = Date.now() + timeoutMs;

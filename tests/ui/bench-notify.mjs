@@ -13,9 +13,9 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { appBinary, root } from "./driver.mjs";
+import { startRecorder } from "./notify.mjs";
 import { startVerifyServer } from "./verify.mjs";
 
 const N = Number(process.argv[2] ?? 30);
@@ -25,41 +25,6 @@ const IDLE_WINDOW_MS = 20_000;
 function percentile(sorted, p) {
   // Nearest rank: the smallest value with at least p % of the samples at or below it.
   return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-/** The recorder's notifications as they arrive; `next(match)` resolves with the first match. */
-function startRecorder() {
-  const child = spawn("/usr/bin/python3", [join(root, "tests/ui/notify_recorder.py")], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const seen = [];
-  const waiting = [];
-  let readyResolve;
-  const ready = new Promise((resolve, reject) => {
-    readyResolve = resolve;
-    child.once("exit", (code) => reject(new Error(`notify_recorder.py exited with ${code}`)));
-  });
-  createInterface({ input: child.stdout }).on("line", (line) => {
-    const record = JSON.parse(line);
-    if (record.ready) return readyResolve();
-    seen.push(record);
-    for (const w of waiting.filter((w) => w.match(record))) {
-      waiting.splice(waiting.indexOf(w), 1);
-      w.resolve(record);
-    }
-  });
-  const next = (match, timeoutMs) =>
-    new Promise((resolve, reject) => {
-      const found = seen.find(match);
-      if (found) return resolve(found);
-      const entry = { match, resolve };
-      waiting.push(entry);
-      // Unref'd: a pending deadline must not keep the process alive once all is done.
-      setTimeout(() => {
-        if (waiting.includes(entry)) reject(new Error("no notification in time"));
-      }, timeoutMs).unref();
-    });
-  return { child, ready, next };
 }
 
 const started = Date.now();
@@ -84,8 +49,10 @@ async function main() {
       `countersign://enroll?v=1&server=${encodeURIComponent(`${server.origin}/v2/`)}` +
       `&service=${server.serviceSid}&identity=${IDENTITY}&token=${encodeURIComponent(token.token)}` +
       `&name=${encodeURIComponent("Bench desktop")}`;
-    execFileSync(join(root, "target/debug/countersign-cli"), ["--data-dir", profile, "push", "--ca", server.caPath, "enroll", link], {
-      stdio: ["ignore", "ignore", "inherit"],
+    // The link (with its access token) on stdin, never in argv.
+    execFileSync(join(root, "target/debug/countersign-cli"), ["--data-dir", profile, "push", "--ca", server.caPath, "enroll", "-"], {
+      input: `${link}\n`,
+      stdio: ["pipe", "ignore", "inherit"],
     });
     const factorSid = (await server.backend("GET", `${entity}/Factors`)).factors[0].sid;
     progress("enrolled with the CLI; starting the app");

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { closeApp, openApp, root, screenshot, startDriver } from "./driver.mjs";
-import { base32Decode, totp } from "./totp.mjs";
+import { base32Decode, base32Encode, totp } from "./totp.mjs";
 
 const COUNT = 1000;
 const PORT = 4480;
@@ -28,23 +28,6 @@ function issuerOf(i) {
 
 function nameOf(i) {
   return `account-${String(i).padStart(4, "0")}@example.com`;
-}
-
-function base32Encode(bytes) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = 0;
-  let value = 0;
-  let out = "";
-  for (const byte of bytes) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += alphabet[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += alphabet[(value << (5 - bits)) & 31];
-  return out;
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];

@@ -11,35 +11,18 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { closeApp, openApp, startDriver } from "./driver.mjs";
+import { base32Encode } from "./totp.mjs";
 import { startVerifyServer } from "./verify.mjs";
 
 const IDENTITY = "secrets-user-0001";
 const PORT = 4530;
 
-/** RFC 4648 base32 without padding. */
-function base32(bytes) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = 0;
-  let value = 0;
-  let out = "";
-  for (const byte of bytes) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += alphabet[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += alphabet[(value << (5 - bits)) & 31];
-  return out;
-}
-
 /** The forms a leaked secret would take: raw, base32, hex, base64(url) at all three alignments. */
 function forms(secret) {
   const list = [
     ["raw", secret],
-    ["base32", Buffer.from(base32(secret))],
-    ["base32 lower case", Buffer.from(base32(secret).toLowerCase())],
+    ["base32", Buffer.from(base32Encode(secret))],
+    ["base32 lower case", Buffer.from(base32Encode(secret).toLowerCase())],
     ["hex", Buffer.from(secret.toString("hex"))],
     ["HEX", Buffer.from(secret.toString("hex").toUpperCase())],
   ];
@@ -122,7 +105,7 @@ describe("no secret outside the keychain after a window session", () => {
   });
 
   test("a session adds, copies, enrolls and approves, and leaves no secret behind", async () => {
-    const uri = `otpauth://totp/Secrets:alice@example.com?secret=${base32(seed)}&issuer=Secrets`;
+    const uri = `otpauth://totp/Secrets:alice@example.com?secret=${base32Encode(seed)}&issuer=Secrets`;
     await (await browser.$('[data-testid="uri-input"]')).setValue(uri);
     await (await browser.$('[data-testid="add-button"]')).click();
     await (await browser.$('[data-testid="account"]')).waitForExist({ timeout: 10_000 });
@@ -179,7 +162,7 @@ describe("no secret outside the keychain after a window session", () => {
     assert.ok(webkit.length > 0, `no WebKit files under ${root}: the session did not use the dirs searched`);
     assert.ok(statSync(logPath).size > 0, "the app logged nothing at trace level");
     // ...and it finds a secret when one is there.
-    assert.ok(hitsIn(Buffer.from(`x${base32(seed).toLowerCase()}y`), "probe", secrets).length > 0);
+    assert.ok(hitsIn(Buffer.from(`x${base32Encode(seed).toLowerCase()}y`), "probe", secrets).length > 0);
     assert.ok(hitsIn(Buffer.from(pushKey.subarray(1).toString("base64")), "probe", secrets).length > 0);
     console.log(`searched ${files.length} files and ${log.length} bytes of log: ${webkit.map((p) => relative(root, p)).join(", ")}`);
   });
