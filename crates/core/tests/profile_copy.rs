@@ -9,7 +9,7 @@ use std::path::Path;
 use countersign_core::keychain::SecretKey;
 use countersign_core::profile::Profile;
 use countersign_core::profile_copy::{ProfilePlace, own_vault_id};
-use countersign_core::push::{Decision, PushManager};
+use countersign_core::push::PushManager;
 use countersign_core::store::AccountStore;
 use countersign_core::vault::Vault;
 use push_common::{Server, keychain, manager, push_keys, start_server};
@@ -60,13 +60,9 @@ fn copy_dir(from: &Path, to: &Path) {
 async fn approve_works(server: &Server, push: &PushManager) {
     let enrollment = push.enrollments().expect("list").remove(0);
     let factor_sid = enrollment.factor_sid.clone().expect("sid");
-    let sid = server
-        .create_challenge(ALICE, &factor_sid, "Log in?", None)
+    server
+        .approve_works(ALICE, push, enrollment.id, &factor_sid)
         .await;
-    let shown = server.shown(ALICE, &sid).await;
-    push.answer(enrollment.id, &shown, Decision::Approve)
-        .await
-        .expect("approved");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

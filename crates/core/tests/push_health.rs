@@ -15,8 +15,7 @@ use countersign_core::keychain::SecretKey;
 use countersign_core::otp::OtpParams;
 use countersign_core::profile::Profile;
 use countersign_core::push::{
-    Decision, EnrollmentState, FactorHealth, FactorProblem, HealthAction, OldFactorFate,
-    PushManager,
+    EnrollmentState, FactorHealth, FactorProblem, HealthAction, OldFactorFate, PushManager,
 };
 use countersign_core::secret::SecretBytes;
 use countersign_core::vault::Vault;
@@ -37,17 +36,6 @@ fn problem(health: &FactorHealth) -> Option<FactorProblem> {
         FactorHealth::Broken { problem } => Some(*problem),
         _ => None,
     }
-}
-
-/// Approves a fresh challenge through `enrollment` and checks the backend sees it.
-async fn approve_works(server: &Server, push: &PushManager, id: Uuid, factor_sid: &str) {
-    let sid = server
-        .create_challenge(ALICE, factor_sid, "Log in?", None)
-        .await;
-    push.answer(id, &server.shown(ALICE, &sid).await, Decision::Approve)
-        .await
-        .expect("approved");
-    assert_eq!(server.challenge(ALICE, &sid).await["status"], "approved");
 }
 
 async fn backend_delete_factor(server: &Server, factor_sid: &str) -> u16 {
@@ -253,7 +241,9 @@ async fn a_reinstall_is_detected_and_reenrollment_leaves_the_old_factor_to_the_s
     // The backend removes the old factor; approvals work on the new one.
     assert_eq!(server.factor_status(ALICE, &old_sid).await.0, 200);
     assert_eq!(backend_delete_factor(&server, &old_sid).await, 204);
-    approve_works(&server, &push, done.enrollment.id, &new_sid).await;
+    server
+        .approve_works(ALICE, &push, done.enrollment.id, &new_sid)
+        .await;
     // Dismissing the notice removes the record (no key, no server call needed).
     push.remove(old.id).await.expect("dismissed");
     assert_eq!(push.enrollments().expect("list").len(), 1);
@@ -317,13 +307,14 @@ async fn a_replaced_key_is_a_mismatch_and_a_healthy_factor_is_deleted_on_reenrol
     assert_eq!(server.factor_status(ALICE, &healthy_sid).await.0, 404);
     assert!(push.find(&healthy.id.to_string()).is_err());
     assert!(!push_keys(profile.path()).await.contains(&healthy.id));
-    approve_works(
-        &server,
-        &push,
-        done.enrollment.id,
-        done.enrollment.factor_sid.as_deref().expect("sid"),
-    )
-    .await;
+    server
+        .approve_works(
+            ALICE,
+            &push,
+            done.enrollment.id,
+            done.enrollment.factor_sid.as_deref().expect("sid"),
+        )
+        .await;
     server.server.shutdown().await;
 }
 
@@ -529,7 +520,7 @@ async fn a_factor_stuck_unverified_after_a_crash_is_detected_and_finished() {
         server.factor_status(ALICE, &sid).await.1["status"],
         "verified"
     );
-    approve_works(&server, &push, id, &sid).await;
+    server.approve_works(ALICE, &push, id, &sid).await;
     server.server.shutdown().await;
 }
 
@@ -577,13 +568,14 @@ async fn a_locked_keychain_is_reported_and_never_starts_a_reenrollment() {
     drop(locked); // unlocks
     let report = push.check_health(old.id).await.expect("check");
     assert_eq!(report.health, FactorHealth::Healthy, "{report:?}");
-    approve_works(
-        &server,
-        &push,
-        old.id,
-        old.factor_sid.as_deref().expect("sid"),
-    )
-    .await;
+    server
+        .approve_works(
+            ALICE,
+            &push,
+            old.id,
+            old.factor_sid.as_deref().expect("sid"),
+        )
+        .await;
     server.server.shutdown().await;
 }
 
@@ -619,7 +611,7 @@ async fn a_crash_at_any_step_of_a_reenrollment_loses_nothing() {
         // A fresh start: the old factor still works until the new one is verified.
         let push = manager(profile.path()).await;
         if steps < 3 {
-            approve_works(&server, &push, old.id, &old_sid).await;
+            server.approve_works(ALICE, &push, old.id, &old_sid).await;
         }
         let report = push.resume_pending().await.expect("resume");
         if steps < 2 {
@@ -648,13 +640,14 @@ async fn a_crash_at_any_step_of_a_reenrollment_loses_nothing() {
             assert_eq!(new.state, EnrollmentState::Verified);
             assert_eq!(new.replaces, None);
             assert!(push.find(&old.id.to_string()).is_err());
-            approve_works(
-                &server,
-                &push,
-                new_id,
-                new.factor_sid.as_deref().expect("sid"),
-            )
-            .await;
+            server
+                .approve_works(
+                    ALICE,
+                    &push,
+                    new_id,
+                    new.factor_sid.as_deref().expect("sid"),
+                )
+                .await;
             push.remove(new_id)
                 .await
                 .expect("clean up for the next round");
@@ -710,13 +703,14 @@ async fn a_reenrollment_can_be_cancelled_and_refuses_the_wrong_link() {
     assert_eq!(kept.replaced_by, None);
     assert_eq!(server.factor_status(ALICE, &new_sid).await.0, 404);
     assert_eq!(push_keys(profile.path()).await, vec![old.id]);
-    approve_works(
-        &server,
-        &push,
-        old.id,
-        old.factor_sid.as_deref().expect("sid"),
-    )
-    .await;
+    server
+        .approve_works(
+            ALICE,
+            &push,
+            old.id,
+            old.factor_sid.as_deref().expect("sid"),
+        )
+        .await;
     server.server.shutdown().await;
 }
 

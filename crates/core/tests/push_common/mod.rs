@@ -239,6 +239,28 @@ impl Server {
         }
     }
 
+    /// Approves a fresh challenge for `identity` through enrollment `id` and checks the
+    /// backend sees it approved.
+    pub async fn approve_works(
+        &self,
+        identity: &str,
+        push: &PushManager,
+        id: Uuid,
+        factor_sid: &str,
+    ) {
+        let sid = self
+            .create_challenge(identity, factor_sid, "Log in?", None)
+            .await;
+        push.answer(
+            id,
+            &self.shown(identity, &sid).await,
+            countersign_core::push::Decision::Approve,
+        )
+        .await
+        .expect("approved");
+        assert_eq!(self.challenge(identity, &sid).await["status"], "approved");
+    }
+
     /// HTTP status of the backend's fetch of a factor (404 once deleted).
     pub async fn factor_status(&self, identity: &str, factor_sid: &str) -> (u16, Value) {
         self.backend(
